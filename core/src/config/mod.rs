@@ -1,0 +1,152 @@
+//! Gateway configuration: providers, routes (model aliases) and defaults.
+//!
+//! A human edits one TOML file in the repo (`config/edgeway.toml`). The
+//! worker's build script parses it into [`RawConfig`] and runs
+//! [`Config::from_raw`], so a bad config fails the build, never a request.
+//! Validation reports every problem at once, each with the field's path.
+
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+
+pub use raw::{RawConfig, RawGateway, RawProvider, RawRoute, RawTimeouts};
+pub use validate::{ConfigError, ConfigErrors};
+
+/// A validated configuration, ready to route requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Largest request body accepted, in bytes.
+    pub max_request_bytes: u64,
+    /// Upstream timeouts used where a route sets none.
+    pub timeouts: Timeouts,
+    /// Providers by name.
+    pub providers: BTreeMap<String, Provider>,
+    /// Routes by alias, the names callers put in `model`.
+    pub routes: BTreeMap<String, Route>,
+}
+
+/// How long the gateway waits on an upstream, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Until the upstream's response headers arrive.
+    pub response_headers_ms: u64,
+    /// Until a stream's first event arrives, after the headers.
+    pub first_token_ms: u64,
+    /// Longest silence between two events of a stream.
+    pub idle_ms: u64,
+    /// The whole request, every attempt included.
+    pub total_ms: u64,
+}
+
+/// The protocol a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// Built in, deterministic, no network (see [`crate::demo`]).
+    Demo,
+    /// Any OpenAI-compatible chat-completions API.
+    OpenAi,
+}
+
+/// An upstream provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provider {
+    /// Name from config (`openai`, `demo`, ...), shown in headers and logs.
+    pub name: String,
+    /// Protocol.
+    pub kind: ProviderKind,
+    /// Base URL, e.g. `https://api.openai.com/v1` (no trailing slash).
+    pub base_url: String,
+    /// Name of the secret that holds the API key, if the provider needs one.
+    pub api_key_secret: Option<String>,
+    /// Demo provider only: pause between streamed words.
+    pub word_delay_ms: u64,
+}
+
+impl Provider {
+    /// Name of the wrangler var that overrides this provider's base URL:
+    /// the provider name upper-cased, non-alphanumerics as `_`, plus
+    /// `_BASE_URL` (`openai` → `OPENAI_BASE_URL`). Tests use it to point a
+    /// provider at the mock upstream.
+    pub fn base_url_var(&self) -> String {
+        let mut name: String = self
+            .name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+            .collect();
+        name.push_str("_BASE_URL");
+        name
+    }
+}
+
+/// A model alias and where it sends requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    /// The alias callers put in `model`.
+    pub name: String,
+    /// One line for `/v1/models` and the dashboard.
+    pub description: String,
+    /// Targets in order of preference.
+    pub targets: Vec<Target>,
+    /// Timeouts for this route.
+    pub timeouts: Timeouts,
+}
+
+/// One provider + upstream model pair.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// Provider name.
+    pub provider: String,
+    /// The provider's model id.
+    pub model: String,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.provider, self.model)
+    }
+}
+
+impl Config {
+    /// Validates a parsed file. Every problem is reported, each with its path.
+    pub fn from_raw(raw: &RawConfig) -> Result<Config, ConfigErrors> {
+        validate::validate(raw)
+    }
+
+    /// Parses the JSON form the worker embeds, then validates it.
+    pub fn from_json(json: &str) -> Result<Config, ConfigErrors> {
+        let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
+            ConfigErrors(vec![ConfigError { path: String::new(), message: e.to_string() }])
+        })?;
+        Self::from_raw(&raw)
+    }
+
+    /// The route a caller's `model` names.
+    pub fn route(&self, alias: &str) -> Option<&Route> {
+        self.routes.get(alias)
+    }
+
+    /// A provider by name.
+    pub fn provider(&self, name: &str) -> Option<&Provider> {
+        self.providers.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The config the repo ships must always compile: this is the same check
+    /// the worker's build script makes.
+    #[test]
+    fn the_shipped_config_is_valid() {
+        let text = include_str!("../../../config/edgeway.toml");
+        let raw: RawConfig = toml::from_str(text).unwrap();
+        let config = Config::from_raw(&raw).unwrap_or_else(|e| panic!("{e}"));
+        for route in ["demo", "demo-story", "gpt-4o-mini"] {
+            assert!(config.route(route).is_some(), "route {route} missing");
+        }
+        let json = serde_json::to_string(&raw).unwrap();
+        assert_eq!(Config::from_json(&json).unwrap(), config);
+    }
+}

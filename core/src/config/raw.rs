@@ -1,0 +1,75 @@
+//! The config file's shape, exactly as a human writes it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole file. Unknown fields are errors, so a typo cannot be ignored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Gateway-wide settings.
+    #[serde(default)]
+    pub gateway: RawGateway,
+    /// Default upstream timeouts.
+    #[serde(default)]
+    pub timeouts: RawTimeouts,
+    /// `[providers.<name>]` tables.
+    #[serde(default)]
+    pub providers: BTreeMap<String, RawProvider>,
+    /// `[routes.<alias>]` tables.
+    #[serde(default)]
+    pub routes: BTreeMap<String, RawRoute>,
+}
+
+/// `[gateway]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGateway {
+    /// Largest request body accepted, in bytes (default 1 MiB).
+    pub max_request_bytes: Option<u64>,
+}
+
+/// `[timeouts]`, or a route's `timeouts`; every field optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeouts {
+    /// Until response headers.
+    pub response_headers_ms: Option<u64>,
+    /// Until a stream's first event.
+    pub first_token_ms: Option<u64>,
+    /// Between two stream events.
+    pub idle_ms: Option<u64>,
+    /// The whole request.
+    pub total_ms: Option<u64>,
+}
+
+/// `[providers.<name>]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    /// `demo` or `openai`.
+    pub kind: String,
+    /// Base URL (required for `openai`).
+    pub base_url: Option<String>,
+    /// Name of the secret holding the API key.
+    pub api_key_secret: Option<String>,
+    /// Demo only: pause between streamed words (default 20 ms).
+    pub word_delay_ms: Option<u64>,
+}
+
+/// `[routes.<alias>]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    /// One line describing the route.
+    #[serde(default)]
+    pub description: String,
+    /// `"provider/model"` strings in order of preference. The model part may
+    /// itself contain `/` (`openrouter/meta-llama/llama-3.1-8b`): the split is
+    /// at the first slash.
+    pub targets: Vec<String>,
+    /// Route-specific timeouts, over the defaults.
+    #[serde(default)]
+    pub timeouts: RawTimeouts,
+}

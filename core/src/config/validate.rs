@@ -1,0 +1,287 @@
+//! Turning a [`RawConfig`] into a [`Config`], naming every problem's path.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::raw::{RawConfig, RawProvider, RawTimeouts};
+use super::{Config, Provider, ProviderKind, Route, Target, Timeouts};
+use crate::demo::DemoModel;
+
+/// One problem in the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted path of the field, e.g. `routes.fast.targets[1].provider`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Defaults, chosen to outlast a slow model but not a dead one.
+const DEFAULT_MAX_REQUEST_BYTES: u64 = 1024 * 1024;
+const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
+    response_headers_ms: 30_000,
+    first_token_ms: 30_000,
+    idle_ms: 30_000,
+    total_ms: 120_000,
+};
+/// The demo provider streams a word about every 20 ms, like a fast model.
+const DEFAULT_DEMO_WORD_DELAY_MS: u64 = 20;
+const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+
+struct Problems(Vec<ConfigError>);
+
+impl Problems {
+    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError { path: path.into(), message: message.into() });
+    }
+}
+
+pub(super) fn validate(raw: &RawConfig) -> Result<Config, ConfigErrors> {
+    let mut problems = Problems(Vec::new());
+
+    let max_request_bytes = raw.gateway.max_request_bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES);
+    if max_request_bytes == 0 {
+        problems.add("gateway.max_request_bytes", "must be greater than 0");
+    }
+    let timeouts = timeouts(&raw.timeouts, DEFAULT_TIMEOUTS, "timeouts", &mut problems);
+
+    let mut providers = BTreeMap::new();
+    for (name, provider) in &raw.providers {
+        if let Some(p) = validate_provider(name, provider, &mut problems) {
+            providers.insert(name.clone(), p);
+        }
+    }
+
+    let mut routes = BTreeMap::new();
+    for (alias, route) in &raw.routes {
+        let path = format!("routes.{alias}");
+        if !is_valid_alias(alias) {
+            problems.add(&path, "a route name may use letters, digits, '.', '-', '_', ':' and '/' only");
+        }
+        if route.targets.is_empty() {
+            problems.add(format!("{path}.targets"), "a route needs at least one target");
+        }
+        let mut targets = Vec::new();
+        for (i, spec) in route.targets.iter().enumerate() {
+            let target_path = format!("{path}.targets[{i}]");
+            let Some((provider_name, model)) = spec.split_once('/').filter(|(p, m)| !p.is_empty() && !m.is_empty()) else {
+                problems.add(target_path, format!("expected \"provider/model\", got {spec:?}"));
+                continue;
+            };
+            match raw.providers.get(provider_name) {
+                None => problems.add(format!("{target_path}.provider"), format!("unknown provider {provider_name:?}")),
+                Some(p) if p.kind == "demo" => {
+                    if let Err(message) = DemoModel::parse(model) {
+                        problems.add(format!("{target_path}.model"), message);
+                    }
+                }
+                Some(_) => {}
+            }
+            targets.push(Target { provider: provider_name.to_owned(), model: model.to_owned() });
+        }
+        let route_timeouts = self::timeouts(&route.timeouts, timeouts, &format!("{path}.timeouts"), &mut problems);
+        routes.insert(
+            alias.clone(),
+            Route { name: alias.clone(), description: route.description.clone(), targets, timeouts: route_timeouts },
+        );
+    }
+
+    if problems.0.is_empty() {
+        Ok(Config { max_request_bytes, timeouts, providers, routes })
+    } else {
+        Err(ConfigErrors(problems.0))
+    }
+}
+
+fn validate_provider(name: &str, raw: &RawProvider, problems: &mut Problems) -> Option<Provider> {
+    let path = format!("providers.{name}");
+    let kind = match raw.kind.as_str() {
+        "demo" => ProviderKind::Demo,
+        "openai" => ProviderKind::OpenAi,
+        other => {
+            problems.add(format!("{path}.kind"), format!("unknown provider kind {other:?} (expected \"demo\" or \"openai\")"));
+            return None;
+        }
+    };
+    if let Some(secret) = &raw.api_key_secret {
+        let well_formed = !secret.is_empty()
+            && secret.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if !well_formed {
+            problems.add(
+                format!("{path}.api_key_secret"),
+                "must be the NAME of a secret (upper-case letters, digits, '_'), never the key itself",
+            );
+        }
+    }
+    if kind == ProviderKind::Demo && (raw.base_url.is_some() || raw.api_key_secret.is_some()) {
+        problems.add(&path, "the demo provider takes no base_url or api_key_secret");
+    }
+    if kind != ProviderKind::Demo && raw.word_delay_ms.is_some() {
+        problems.add(format!("{path}.word_delay_ms"), "only the demo provider has word_delay_ms");
+    }
+    let base_url = match kind {
+        ProviderKind::Demo => String::new(),
+        ProviderKind::OpenAi => {
+            let url = raw.base_url.as_deref().unwrap_or(DEFAULT_OPENAI_BASE_URL);
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                problems.add(format!("{path}.base_url"), format!("must start with https:// or http://, got {url:?}"));
+            }
+            url.trim_end_matches('/').to_owned()
+        }
+    };
+    Some(Provider {
+        name: name.to_owned(),
+        kind,
+        base_url,
+        api_key_secret: raw.api_key_secret.clone(),
+        word_delay_ms: raw.word_delay_ms.unwrap_or(DEFAULT_DEMO_WORD_DELAY_MS),
+    })
+}
+
+fn timeouts(raw: &RawTimeouts, base: Timeouts, path: &str, problems: &mut Problems) -> Timeouts {
+    let t = Timeouts {
+        response_headers_ms: raw.response_headers_ms.unwrap_or(base.response_headers_ms),
+        first_token_ms: raw.first_token_ms.unwrap_or(base.first_token_ms),
+        idle_ms: raw.idle_ms.unwrap_or(base.idle_ms),
+        total_ms: raw.total_ms.unwrap_or(base.total_ms),
+    };
+    for (field, value) in [
+        ("response_headers_ms", t.response_headers_ms),
+        ("first_token_ms", t.first_token_ms),
+        ("idle_ms", t.idle_ms),
+        ("total_ms", t.total_ms),
+    ] {
+        if value == 0 {
+            problems.add(format!("{path}.{field}"), "must be greater than 0");
+        } else if field != "total_ms" && value > t.total_ms {
+            problems.add(format!("{path}.{field}"), format!("{value} ms is longer than total_ms ({} ms)", t.total_ms));
+        }
+    }
+    t
+}
+
+fn is_valid_alias(alias: &str) -> bool {
+    !alias.is_empty()
+        && alias.len() <= 128
+        && alias.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::raw::RawRoute;
+
+    fn provider(kind: &str) -> RawProvider {
+        RawProvider { kind: kind.into(), ..Default::default() }
+    }
+
+    fn route(targets: &[&str]) -> RawRoute {
+        RawRoute { targets: targets.iter().map(|t| t.to_string()).collect(), ..Default::default() }
+    }
+
+    fn base() -> RawConfig {
+        let mut raw = RawConfig::default();
+        raw.providers.insert("demo".into(), provider("demo"));
+        raw.providers.insert("openai".into(), RawProvider { api_key_secret: Some("OPENAI_API_KEY".into()), ..provider("openai") });
+        raw
+    }
+
+    fn messages(raw: &RawConfig) -> Vec<String> {
+        Config::from_raw(raw).unwrap_err().0.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_good_config_compiles_with_defaults() {
+        let mut raw = base();
+        raw.routes.insert("fast".into(), route(&["openai/gpt-4o-mini", "demo/echo"]));
+        let config = Config::from_raw(&raw).unwrap();
+        let fast = config.route("fast").unwrap();
+        assert_eq!(fast.targets[0], Target { provider: "openai".into(), model: "gpt-4o-mini".into() });
+        assert_eq!(config.provider("openai").unwrap().base_url, "https://api.openai.com/v1");
+        assert_eq!(fast.timeouts, DEFAULT_TIMEOUTS);
+    }
+
+    #[test]
+    fn unknown_provider_is_reported_with_its_path() {
+        let mut raw = base();
+        raw.routes.insert("fast".into(), route(&["openai/gpt-4o", "opanai/gpt-4o"]));
+        assert_eq!(messages(&raw), ["routes.fast.targets[1].provider: unknown provider \"opanai\""]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut raw = base();
+        raw.providers.insert("weird".into(), provider("carrier-pigeon"));
+        raw.providers.insert("leaky".into(), RawProvider { api_key_secret: Some("sk-live-123".into()), ..provider("openai") });
+        raw.routes.insert("a".into(), route(&[]));
+        raw.routes.insert("b".into(), route(&["no-slash", "demo/teleport"]));
+        let all = messages(&raw);
+        assert_eq!(all.len(), 5, "{all:#?}");
+        assert!(all.iter().any(|m| m.starts_with("providers.weird.kind:")));
+        assert!(all.iter().any(|m| m.starts_with("providers.leaky.api_key_secret:") && !m.contains("sk-live")));
+        assert!(all.iter().any(|m| m.starts_with("routes.a.targets:")));
+        assert!(all.iter().any(|m| m.starts_with("routes.b.targets[0]:")));
+        assert!(all.iter().any(|m| m.starts_with("routes.b.targets[1].model:")));
+    }
+
+    #[test]
+    fn model_ids_with_slashes_split_at_the_first() {
+        let mut raw = base();
+        raw.routes.insert("llama".into(), route(&["openai/meta-llama/llama-3.1-8b"]));
+        let config = Config::from_raw(&raw).unwrap();
+        assert_eq!(config.route("llama").unwrap().targets[0].model, "meta-llama/llama-3.1-8b");
+    }
+
+    #[test]
+    fn route_timeouts_override_defaults_and_must_fit_the_total() {
+        let mut raw = base();
+        let mut r = route(&["demo/echo"]);
+        r.timeouts.first_token_ms = Some(500);
+        raw.routes.insert("quick".into(), r);
+        let config = Config::from_raw(&raw).unwrap();
+        assert_eq!(config.route("quick").unwrap().timeouts.first_token_ms, 500);
+
+        let mut r = route(&["demo/echo"]);
+        r.timeouts.total_ms = Some(100);
+        raw.routes.insert("quick".into(), r);
+        assert!(messages(&raw).iter().any(|m| m.starts_with("routes.quick.timeouts.response_headers_ms:")));
+    }
+
+    #[test]
+    fn base_url_var_is_derived_from_the_provider_name() {
+        let mut raw = base();
+        raw.providers.insert("my-vllm".into(), RawProvider { base_url: Some("http://127.0.0.1:8000/v1/".into()), ..provider("openai") });
+        let config = Config::from_raw(&raw).unwrap();
+        let p = config.provider("my-vllm").unwrap();
+        assert_eq!(p.base_url_var(), "MY_VLLM_BASE_URL");
+        assert_eq!(p.base_url, "http://127.0.0.1:8000/v1");
+    }
+}

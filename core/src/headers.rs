@@ -1,0 +1,22 @@
+//! Header names shared by the gateway, the SDK and the tests (CONVENTIONS.md).
+
+/// The gateway's unique id for the request.
+pub const REQUEST_ID: &str = "x-request-id";
+/// Provider that answered.
+pub const PROVIDER: &str = "x-edgeway-provider";
+/// Upstream model that answered.
+pub const MODEL: &str = "x-edgeway-model";
+/// Route (model alias) used.
+pub const ROUTE: &str = "x-edgeway-route";
+/// Number of upstream attempts.
+pub const ATTEMPTS: &str = "x-edgeway-attempts";
+/// Prompt tokens, when known before the headers are sent.
+pub const TOKENS_IN: &str = "x-edgeway-tokens-in";
+/// Completion tokens, when known before the headers are sent.
+pub const TOKENS_OUT: &str = "x-edgeway-tokens-out";
+/// `false` when a client retry cannot help.
+pub const SHOULD_RETRY: &str = "x-should-retry";
+/// A harmless request field the target could not honour.
+pub const WARNING: &str = "x-edgeway-warning";
+/// Same logical request across client retries.
+pub const IDEMPOTENCY_KEY: &str = "x-edgeway-idempotency-key";

@@ -1,0 +1,121 @@
+//! The log record: one per request, written after the response.
+//!
+//! The same record is printed as one JSON line on the console (Workers Logs
+//! picks it up) and, in later steps, stored for the dashboard. It never holds
+//! a secret: no keys, no authorization headers, no prompt text.
+
+use serde::Serialize;
+
+/// How a request ended, from the gateway's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Answered completely.
+    Ok,
+    /// Answered with an error status.
+    Error,
+    /// A stream started and then failed; the caller got a final error event.
+    Interrupted,
+    /// The caller went away before the answer was complete.
+    ClientClosed,
+}
+
+/// One request, as the logs record it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestLog {
+    /// Always `"request"`, so log search can pick these lines out.
+    pub event: &'static str,
+    /// The gateway's request id.
+    pub request_id: String,
+    /// The caller's own `x-request-id`, kept but never trusted as ours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_request_id: Option<String>,
+    /// When the request arrived (ms since epoch).
+    pub time_ms: u64,
+    /// HTTP method.
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// Route (model alias) used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// Provider that answered, or was last tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Upstream model that answered, or was last tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// HTTP status sent to the caller.
+    pub status: u16,
+    /// Stable error code, when the request failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Streamed or not.
+    pub stream: bool,
+    /// Upstream attempts made.
+    pub attempts: u32,
+    /// Arrival to last byte (ms).
+    pub latency_ms: u64,
+    /// Arrival to first token (ms), for streams.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<u64>,
+    /// Prompt tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_in: Option<u64>,
+    /// Completion tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_out: Option<u64>,
+}
+
+impl RequestLog {
+    /// A record for a request that arrived at `time_ms`; the handler fills
+    /// in the rest as it learns it.
+    pub fn new(request_id: String, time_ms: u64, method: &str, path: &str) -> Self {
+        Self {
+            event: "request",
+            request_id,
+            client_request_id: None,
+            time_ms,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            route: None,
+            provider: None,
+            model: None,
+            status: 200,
+            error_code: None,
+            outcome: Outcome::Ok,
+            stream: false,
+            attempts: 0,
+            latency_ms: 0,
+            ttft_ms: None,
+            tokens_in: None,
+            tokens_out: None,
+        }
+    }
+
+    /// The record as one JSON line.
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"event\":\"request\",\"log_error\":{:?}}}", e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_one_json_line_without_empty_fields() {
+        let mut log = RequestLog::new("req_1".into(), 1000, "POST", "/v1/chat/completions");
+        log.route = Some("demo".into());
+        log.latency_ms = 12;
+        let line = log.to_json_line();
+        assert!(!line.contains('\n'));
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["event"], "request");
+        assert_eq!(value["route"], "demo");
+        assert_eq!(value["outcome"], "ok");
+        assert!(value.get("ttft_ms").is_none());
+    }
+}

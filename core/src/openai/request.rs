@@ -1,0 +1,471 @@
+//! The chat-completions request and its validation.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::GatewayError;
+
+/// A `POST /v1/chat/completions` request body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// The model alias (an Edgeway route) the caller asks for.
+    pub model: String,
+    /// The conversation so far.
+    pub messages: Vec<Message>,
+    /// Stream the answer as server-sent events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    /// Streaming options (`include_usage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<StreamOptions>,
+    /// Sampling temperature, 0 to 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// Nucleus sampling mass, 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    /// Upper bound on generated tokens (legacy name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Upper bound on generated tokens (current name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_completion_tokens: Option<u32>,
+    /// Stop sequences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Stop>,
+    /// Best-effort determinism seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    /// Number of choices to generate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<u32>,
+    /// Tools the model may call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Tool>>,
+    /// Whether and which tool the model must call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    /// Output format constraint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<ResponseFormat>,
+    /// End-user identifier, passed through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Every other field, forwarded untouched to OpenAI-compatible upstreams.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `stream_options` of a streaming request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamOptions {
+    /// Send a last chunk carrying the usage of the whole request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_usage: Option<bool>,
+    /// Unknown options, kept.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions from the application.
+    System,
+    /// Instructions from the application (newer models' name for system).
+    Developer,
+    /// The end user.
+    User,
+    /// The model.
+    Assistant,
+    /// The result of a tool call.
+    Tool,
+}
+
+/// One message of the conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Author of the message.
+    pub role: Role,
+    /// Text or content parts; absent on assistant messages that only call tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<Content>,
+    /// Optional participant name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Tool calls made by an assistant message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCall>>,
+    /// The call a tool message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// Unknown message fields, kept.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Message {
+    /// The message's text: the string content, or its text parts joined.
+    pub fn text(&self) -> String {
+        match &self.content {
+            Some(Content::Text(text)) => text.clone(),
+            Some(Content::Parts(parts)) => parts
+                .iter()
+                .filter_map(|part| match part {
+                    ContentPart::Text { text } => Some(text.as_str()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join(""),
+            None => String::new(),
+        }
+    }
+}
+
+/// Message content: plain text or a list of typed parts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    /// Plain text.
+    Text(String),
+    /// Typed parts (text, images, audio, files).
+    Parts(Vec<ContentPart>),
+}
+
+/// One typed part of a message's content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentPart {
+    /// Text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// An image by URL or data URL.
+    ImageUrl {
+        /// The image.
+        image_url: ImageUrl,
+    },
+    /// Base64 audio, passed through.
+    InputAudio {
+        /// The audio object.
+        input_audio: Value,
+    },
+    /// A file, passed through.
+    File {
+        /// The file object.
+        file: Value,
+    },
+    /// A refusal in an assistant message.
+    Refusal {
+        /// The refusal text.
+        refusal: String,
+    },
+}
+
+/// An image reference inside a content part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageUrl {
+    /// `https://` URL or `data:` URL.
+    pub url: String,
+    /// `low`, `high` or `auto`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Stop sequences: one string or several.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Stop {
+    /// One sequence.
+    One(String),
+    /// Several sequences.
+    Many(Vec<String>),
+}
+
+/// A tool the model may call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    /// Always `function` today.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The function's signature.
+    pub function: FunctionDef,
+}
+
+/// A callable function's name, description and JSON-schema parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionDef {
+    /// Function name.
+    pub name: String,
+    /// What the function does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// JSON schema of the arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
+    /// Strict schema adherence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+}
+
+/// `tool_choice`: a mode (`none`, `auto`, `required`) or a named function.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ToolChoice {
+    /// `none`, `auto` or `required`.
+    Mode(String),
+    /// `{"type":"function","function":{"name":...}}`.
+    Named(Value),
+}
+
+/// A tool call made by the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// Call id, echoed by the tool message that answers it.
+    pub id: String,
+    /// Always `function` today.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Function name and JSON-encoded arguments.
+    pub function: FunctionCall,
+}
+
+/// A function call's name and JSON-encoded arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionCall {
+    /// Function name.
+    pub name: String,
+    /// Arguments as a JSON string.
+    pub arguments: String,
+}
+
+/// `response_format`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResponseFormat {
+    /// Free text.
+    Text,
+    /// Any JSON object.
+    JsonObject,
+    /// JSON matching a schema.
+    JsonSchema {
+        /// `{name, schema, strict}`.
+        json_schema: Value,
+    },
+}
+
+impl ChatRequest {
+    /// Whether the caller asked for a stream.
+    pub fn is_stream(&self) -> bool {
+        self.stream.unwrap_or(false)
+    }
+
+    /// Whether a streaming caller asked for the final usage chunk.
+    pub fn wants_stream_usage(&self) -> bool {
+        self.stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false)
+    }
+
+    /// The text of the last user message, if any.
+    pub fn last_user_text(&self) -> Option<String> {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(Message::text)
+    }
+
+    /// Checks what serde cannot: ranges and role-specific requirements.
+    /// The error names the offending field by its JSON path.
+    pub fn validate(&self) -> Result<(), GatewayError> {
+        let invalid = |param: String, message: String| GatewayError::InvalidRequest { param, message };
+        if self.model.trim().is_empty() {
+            return Err(invalid("model".into(), "`model` must not be empty".into()));
+        }
+        if self.messages.is_empty() {
+            return Err(invalid("messages".into(), "`messages` must contain at least one message".into()));
+        }
+        for (i, message) in self.messages.iter().enumerate() {
+            match message.role {
+                Role::Tool if message.tool_call_id.is_none() => {
+                    return Err(invalid(
+                        format!("messages[{i}].tool_call_id"),
+                        "a tool message needs `tool_call_id`".into(),
+                    ));
+                }
+                Role::Assistant if message.content.is_none() && message.tool_calls.is_none() => {
+                    return Err(invalid(
+                        format!("messages[{i}].content"),
+                        "an assistant message needs `content` or `tool_calls`".into(),
+                    ));
+                }
+                Role::Assistant => {}
+                _ if message.content.is_none() => {
+                    return Err(invalid(format!("messages[{i}].content"), "this message needs `content`".into()));
+                }
+                _ => {}
+            }
+        }
+        let in_range = |name: &str, value: Option<f64>, max: f64| match value {
+            Some(v) if !(0.0..=max).contains(&v) => {
+                Err(invalid(name.into(), format!("`{name}` must be between 0 and {max}, got {v}")))
+            }
+            _ => Ok(()),
+        };
+        in_range("temperature", self.temperature, 2.0)?;
+        in_range("top_p", self.top_p, 1.0)?;
+        for (name, value) in [
+            ("n", self.n),
+            ("max_tokens", self.max_tokens),
+            ("max_completion_tokens", self.max_completion_tokens),
+        ] {
+            if value == Some(0) {
+                return Err(invalid(name.into(), format!("`{name}` must be at least 1")));
+            }
+        }
+        if let Some(ToolChoice::Mode(mode)) = &self.tool_choice {
+            if !matches!(mode.as_str(), "none" | "auto" | "required") {
+                return Err(invalid(
+                    "tool_choice".into(),
+                    format!("`tool_choice` must be none, auto, required or a function, got {mode:?}"),
+                ));
+            }
+        }
+        if self.stream_options.is_some() && !self.is_stream() {
+            return Err(invalid(
+                "stream_options".into(),
+                "`stream_options` is only allowed when `stream` is true".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Parses and validates a request body. Malformed JSON is `invalid_json`;
+/// a missing or wrongly typed field is `invalid_request` naming the field's
+/// path (`messages[1].role`).
+pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, GatewayError> {
+    // First make sure it is JSON at all, so syntax errors and type errors get
+    // different codes.
+    let value: Value = serde_json::from_slice(body).map_err(|e| GatewayError::InvalidJson {
+        detail: e.to_string(),
+    })?;
+    if !value.is_object() {
+        return Err(GatewayError::InvalidRequest {
+            param: String::new(),
+            message: "the request body must be a JSON object".into(),
+        });
+    }
+    let request: ChatRequest = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let param = if path == "." { String::new() } else { path };
+        GatewayError::InvalidRequest {
+            message: describe_serde_error(&param, &e.into_inner().to_string()),
+            param,
+        }
+    })?;
+    request.validate()?;
+    Ok(request)
+}
+
+fn describe_serde_error(param: &str, detail: &str) -> String {
+    // serde's untagged-enum message says nothing useful; say what is allowed.
+    let detail = if detail.starts_with("data did not match any variant") {
+        "has the wrong type"
+    } else {
+        detail
+    };
+    if param.is_empty() {
+        format!("invalid request: {detail}")
+    } else {
+        format!("invalid field `{param}`: {detail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<ChatRequest, GatewayError> {
+        parse_chat_request(json.as_bytes())
+    }
+
+    fn param_of(err: GatewayError) -> String {
+        match err {
+            GatewayError::InvalidRequest { param, .. } => param,
+            other => panic!("expected invalid_request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn string_and_part_contents_both_parse() {
+        let req = parse(
+            r#"{"model":"m","messages":[
+                {"role":"system","content":"be brief"},
+                {"role":"user","content":[{"type":"text","text":"hi "},{"type":"image_url","image_url":{"url":"https://x/y.png"}},{"type":"text","text":"there"}]}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(req.messages[1].text(), "hi there");
+        assert_eq!(req.last_user_text().as_deref(), Some("hi there"));
+    }
+
+    #[test]
+    fn unknown_fields_are_kept_for_forwarding() {
+        let req = parse(r#"{"model":"m","messages":[{"role":"user","content":"x","cache_hint":1}],"logprobs":true,"reasoning_effort":"low"}"#).unwrap();
+        let out = serde_json::to_value(&req).unwrap();
+        assert_eq!(out["logprobs"], true);
+        assert_eq!(out["reasoning_effort"], "low");
+        assert_eq!(out["messages"][0]["cache_hint"], 1);
+    }
+
+    #[test]
+    fn round_trip_preserves_tools_and_formats() {
+        let json = r#"{"model":"m","messages":[{"role":"user","content":"x"},
+            {"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+            {"role":"tool","tool_call_id":"c1","content":"42"}],
+            "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],
+            "tool_choice":{"type":"function","function":{"name":"f"}},
+            "response_format":{"type":"json_schema","json_schema":{"name":"s","schema":{}}},
+            "stop":["a","b"],"seed":7,"n":1,"temperature":0.5,"top_p":0.9,"max_tokens":10,
+            "stream":true,"stream_options":{"include_usage":true}}"#;
+        let req = parse(json).unwrap();
+        let again: ChatRequest = serde_json::from_value(serde_json::to_value(&req).unwrap()).unwrap();
+        assert_eq!(req, again);
+        assert!(req.wants_stream_usage());
+    }
+
+    #[test]
+    fn malformed_json_is_invalid_json() {
+        assert!(matches!(parse("{\"model\":"), Err(GatewayError::InvalidJson { .. })));
+    }
+
+    #[test]
+    fn missing_field_names_the_field() {
+        let err = parse(r#"{"messages":[{"role":"user","content":"x"}]}"#).unwrap_err();
+        match err {
+            GatewayError::InvalidRequest { message, .. } => assert!(message.contains("model"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn wrong_type_names_the_path() {
+        assert_eq!(param_of(parse(r#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#).unwrap_err()), "messages[0].role");
+        assert_eq!(param_of(parse(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#).unwrap_err()), "temperature");
+        assert_eq!(param_of(parse(r#"{"model":"m","messages":[{"role":"user","content":5}]}"#).unwrap_err()), "messages[0].content");
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        assert_eq!(param_of(parse(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#).unwrap_err()), "temperature");
+        assert_eq!(param_of(parse(r#"{"model":"m","messages":[]}"#).unwrap_err()), "messages");
+        assert_eq!(param_of(parse(r#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#).unwrap_err()), "messages[0].tool_call_id");
+        assert_eq!(param_of(parse(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"n":0}"#).unwrap_err()), "n");
+        assert_eq!(param_of(parse(r#"[1,2]"#).unwrap_err()), "");
+    }
+}

@@ -1,0 +1,323 @@
+//! Relaying an upstream SSE stream to the caller, chunk by chunk.
+//!
+//! [`StreamRelay`] is fed the upstream's bytes as they arrive and writes the
+//! caller's bytes: each complete upstream event is checked, observed (first
+//! token, finish reason, usage) and re-encoded at once, so nothing waits for
+//! more than the event it belongs to. It knows whether the stream ended
+//! properly; if it did not, it writes a final `stream_interrupted` error
+//! event instead of letting a truncated answer look complete.
+//!
+//! States, named after what they wait for: `ExpectFirstEvent` (nothing has
+//! reached the caller yet, so a failure can still become a plain HTTP error,
+//! or a retry), `Streaming`, then `Done` or `Failed`.
+
+use serde::Deserialize;
+
+use crate::openai::Usage;
+use crate::sse::{self, SseEvent, SseParser};
+use crate::GatewayError;
+
+/// Where the relay is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayState {
+    /// Nothing forwarded yet.
+    ExpectFirstEvent,
+    /// At least one event forwarded, the end not yet seen.
+    Streaming,
+    /// `[DONE]` forwarded: the stream is complete.
+    Done,
+    /// A final error event was written.
+    Failed,
+}
+
+/// What the relay learned about the stream, for logs and (later) cost.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamSummary {
+    /// When the first content or tool-call delta arrived (ms since epoch).
+    pub first_token_at: Option<u64>,
+    /// Usage from the upstream's final chunk.
+    pub usage: Option<Usage>,
+    /// The last finish reason seen.
+    pub finish_reason: Option<String>,
+    /// Events forwarded to the caller.
+    pub events_forwarded: u32,
+}
+
+/// Relays one upstream stream. See the module docs.
+#[derive(Debug)]
+pub struct StreamRelay {
+    parser: SseParser,
+    events: Vec<SseEvent>,
+    state: RelayState,
+    forward_usage_chunk: bool,
+    summary: StreamSummary,
+}
+
+/// The fields of a `chat.completion.chunk` the relay looks at; everything
+/// else is forwarded untouched.
+#[derive(Deserialize)]
+struct ObservedChunk {
+    #[serde(default)]
+    choices: Option<Vec<ObservedChoice>>,
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct ObservedChoice {
+    #[serde(default)]
+    delta: Option<ObservedDelta>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ObservedDelta {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<serde_json::Value>,
+    #[serde(default)]
+    refusal: Option<String>,
+}
+
+impl StreamRelay {
+    /// A relay for a caller who did (`true`) or did not ask for the final
+    /// usage chunk; the upstream is always asked for it.
+    pub fn new(caller_wants_usage: bool) -> Self {
+        Self {
+            parser: SseParser::new(),
+            events: Vec::new(),
+            state: RelayState::ExpectFirstEvent,
+            forward_usage_chunk: caller_wants_usage,
+            summary: StreamSummary::default(),
+        }
+    }
+
+    /// Where the relay is.
+    pub fn state(&self) -> RelayState {
+        self.state
+    }
+
+    /// What was learned so far.
+    pub fn summary(&self) -> &StreamSummary {
+        &self.summary
+    }
+
+    /// Feeds upstream bytes received at `now`; appends the caller's bytes to
+    /// `out`. An error means the stream cannot go on: call [`Self::fail`]
+    /// (or, in `ExpectFirstEvent`, answer with a plain error instead).
+    pub fn on_upstream_bytes(&mut self, bytes: &[u8], now: u64, out: &mut Vec<u8>) -> Result<(), String> {
+        if matches!(self.state, RelayState::Done | RelayState::Failed) {
+            return Ok(());
+        }
+        self.events.clear();
+        let parsed = self.parser.push(bytes, &mut self.events);
+        let events = std::mem::take(&mut self.events);
+        let mut result = Ok(());
+        for event in &events {
+            if let Err(reason) = self.forward(event, now, out) {
+                result = Err(reason);
+                break;
+            }
+            if self.state == RelayState::Done {
+                break;
+            }
+        }
+        self.events = events;
+        result?;
+        parsed.map_err(|e| format!("the upstream sent an unreadable event stream ({e})"))
+    }
+
+    fn forward(&mut self, event: &SseEvent, now: u64, out: &mut Vec<u8>) -> Result<(), String> {
+        if event.is_done() {
+            out.extend_from_slice(sse::DONE);
+            self.state = RelayState::Done;
+            return Ok(());
+        }
+        let chunk: ObservedChunk = serde_json::from_str(&event.data)
+            .map_err(|_| "the upstream sent an event that is not valid JSON".to_owned())?;
+        if let Some(error) = chunk.error {
+            let message = error.get("message").and_then(|m| m.as_str()).unwrap_or("no message");
+            return Err(format!("the upstream reported an error mid-stream: {message}"));
+        }
+        if let Some(usage) = chunk.usage {
+            self.summary.usage = Some(usage);
+        }
+        let choices = chunk.choices.unwrap_or_default();
+        for choice in &choices {
+            if let Some(delta) = &choice.delta {
+                let has_token = delta.content.as_deref().is_some_and(|c| !c.is_empty())
+                    || delta.tool_calls.is_some()
+                    || delta.refusal.as_deref().is_some_and(|r| !r.is_empty());
+                if has_token && self.summary.first_token_at.is_none() {
+                    self.summary.first_token_at = Some(now);
+                }
+            }
+            if let Some(reason) = &choice.finish_reason {
+                self.summary.finish_reason = Some(reason.clone());
+            }
+        }
+        // The usage-only chunk exists because the gateway asked for it; a
+        // caller who did not ask must not see it.
+        let usage_only = choices.is_empty() && self.summary.usage.is_some();
+        if usage_only && !self.forward_usage_chunk {
+            return Ok(());
+        }
+        sse::encode_data(&event.data, out);
+        self.summary.events_forwarded += 1;
+        self.state = RelayState::Streaming;
+        Ok(())
+    }
+
+    /// The upstream closed its body. A stream is complete when `[DONE]` was
+    /// seen, or when a finish reason was seen (some OpenAI-compatible servers
+    /// omit `[DONE]`; the caller gets one anyway). Otherwise it was cut.
+    pub fn on_upstream_end(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+        match self.state {
+            RelayState::Done | RelayState::Failed => Ok(()),
+            _ if self.summary.finish_reason.is_some() => {
+                out.extend_from_slice(sse::DONE);
+                self.state = RelayState::Done;
+                Ok(())
+            }
+            _ => Err("the upstream closed the stream before it finished".to_owned()),
+        }
+    }
+
+    /// Ends the stream with a final error event carrying `stream_interrupted`
+    /// and the request id, the way OpenAI's clients expect an error mid-stream.
+    pub fn fail(&mut self, reason: &str, request_id: &str, out: &mut Vec<u8>) {
+        if matches!(self.state, RelayState::Done | RelayState::Failed) {
+            return;
+        }
+        let error = GatewayError::StreamInterrupted { reason: reason.to_owned() };
+        sse::encode_data(&error.to_json(request_id), out);
+        self.state = RelayState::Failed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(content: &str) -> String {
+        format!("data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{content:?}}},\"finish_reason\":null}}],\"usage\":null}}\n\n")
+    }
+
+    const FINISH: &str = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\n\n";
+    const USAGE: &str = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}\n\n";
+    const DONE: &str = "data: [DONE]\n\n";
+
+    fn full_stream() -> String {
+        format!("{}{}{FINISH}{USAGE}{DONE}", chunk("Hel"), chunk("lo"))
+    }
+
+    fn relay_all(relay: &mut StreamRelay, input: &str) -> String {
+        let mut out = Vec::new();
+        relay.on_upstream_bytes(input.as_bytes(), 100, &mut out).unwrap();
+        relay.on_upstream_end(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_complete_stream_passes_through_and_is_observed() {
+        let mut relay = StreamRelay::new(true);
+        let out = relay_all(&mut relay, &full_stream());
+        assert_eq!(out, full_stream());
+        assert_eq!(relay.state(), RelayState::Done);
+        let summary = relay.summary();
+        assert_eq!(summary.usage, Some(Usage::new(5, 2)));
+        assert_eq!(summary.finish_reason.as_deref(), Some("stop"));
+        assert_eq!(summary.first_token_at, Some(100));
+    }
+
+    #[test]
+    fn the_usage_chunk_is_hidden_from_callers_who_did_not_ask() {
+        let mut relay = StreamRelay::new(false);
+        let out = relay_all(&mut relay, &full_stream());
+        assert!(!out.contains("prompt_tokens"));
+        assert!(out.ends_with(DONE));
+        assert_eq!(relay.summary().usage, Some(Usage::new(5, 2)));
+    }
+
+    #[test]
+    fn each_event_is_forwarded_as_soon_as_it_is_complete() {
+        let mut relay = StreamRelay::new(false);
+        let stream = full_stream();
+        let first = chunk("Hel");
+        let (a, b) = stream.split_at(first.len() - 1);
+        let mut out = Vec::new();
+        relay.on_upstream_bytes(a.as_bytes(), 1, &mut out).unwrap();
+        assert!(out.is_empty(), "an incomplete event must wait");
+        assert_eq!(relay.state(), RelayState::ExpectFirstEvent);
+        relay.on_upstream_bytes(b.get(..1).unwrap().as_bytes(), 2, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out.clone()).unwrap(), first);
+        assert_eq!(relay.state(), RelayState::Streaming);
+    }
+
+    #[test]
+    fn a_cut_stream_is_an_error_not_a_quiet_end() {
+        let mut relay = StreamRelay::new(false);
+        let mut out = Vec::new();
+        relay.on_upstream_bytes(chunk("Hel").as_bytes(), 1, &mut out).unwrap();
+        let reason = relay.on_upstream_end(&mut out).unwrap_err();
+        relay.fail(&reason, "req_9", &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let last = text.trim_end().rsplit("\n\n").next().unwrap();
+        let error: serde_json::Value = serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap();
+        assert_eq!(error["error"]["code"], "stream_interrupted");
+        assert_eq!(error["error"]["request_id"], "req_9");
+        assert!(!text.contains("[DONE]"));
+        assert_eq!(relay.state(), RelayState::Failed);
+    }
+
+    #[test]
+    fn a_finish_without_done_still_completes() {
+        let mut relay = StreamRelay::new(false);
+        let out = relay_all(&mut relay, &format!("{}{FINISH}", chunk("x")));
+        assert!(out.ends_with(DONE));
+    }
+
+    #[test]
+    fn malformed_json_and_upstream_errors_stop_the_stream() {
+        let mut relay = StreamRelay::new(false);
+        let mut out = Vec::new();
+        assert!(relay.on_upstream_bytes(b"data: {not json\n\n", 1, &mut out).is_err());
+        let mut relay = StreamRelay::new(false);
+        let err = relay.on_upstream_bytes(b"data: {\"error\":{\"message\":\"overloaded\"}}\n\n", 1, &mut out).unwrap_err();
+        assert!(err.contains("overloaded"));
+    }
+
+    #[test]
+    fn the_role_chunk_is_not_the_first_token() {
+        let mut relay = StreamRelay::new(false);
+        let mut out = Vec::new();
+        let role = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n";
+        relay.on_upstream_bytes(role.as_bytes(), 5, &mut out).unwrap();
+        assert_eq!(relay.summary().first_token_at, None);
+        relay.on_upstream_bytes(chunk("a").as_bytes(), 9, &mut out).unwrap();
+        assert_eq!(relay.summary().first_token_at, Some(9));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_split_of_the_upstream_relays_the_same(cuts in proptest::collection::vec(0usize..400, 0..12)) {
+            let stream = full_stream();
+            let bytes = stream.as_bytes();
+            let mut points: Vec<usize> = cuts.into_iter().map(|c| c % (bytes.len() + 1)).collect();
+            points.sort_unstable();
+            let mut relay = StreamRelay::new(true);
+            let mut out = Vec::new();
+            let mut start = 0;
+            for p in points.into_iter().chain([bytes.len()]) {
+                relay.on_upstream_bytes(&bytes[start..p], 1, &mut out).unwrap();
+                start = p;
+            }
+            relay.on_upstream_end(&mut out).unwrap();
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), stream);
+        }
+    }
+}

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Builds the worker (release wasm + JS shim) into worker/build/, skipping the
+# build when nothing it depends on changed since the last one. wrangler runs
+# this as its build command; `make worker` does too.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+out=worker/build/index.js
+if [ -f "$out" ] && [ -z "$(find core/src worker/src worker/build.rs worker/Cargo.toml core/Cargo.toml Cargo.toml Cargo.lock config -newer "$out" 2>/dev/null | head -n 1)" ]; then
+  exit 0
+fi
+export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}"
+export ESBUILD_BIN="${ESBUILD_BIN:-$root/node_modules/.bin/esbuild}"
+export WASM_OPT_BIN="${WASM_OPT_BIN:-$root/node_modules/binaryen/bin/wasm-opt}"
+cd worker
+worker-build --release
+touch build/index.js

@@ -1,0 +1,31 @@
+//! The per-request context every handler receives.
+
+use edgeway_core::log::{Outcome, RequestLog};
+use edgeway_core::GatewayError;
+
+/// What the gateway knows about the request in hand.
+pub struct RequestContext {
+    /// The gateway's id for the request.
+    pub request_id: String,
+    /// Arrival time, ms since epoch.
+    pub started_ms: u64,
+    /// The log record being filled in. A streaming handler takes it, and the
+    /// stream writes it when it ends; otherwise the router writes it.
+    pub log: Option<RequestLog>,
+}
+
+impl RequestContext {
+    /// Records what the log needs to know about a failed request.
+    pub fn note_error(&mut self, error: &GatewayError) {
+        if let Some(log) = &mut self.log {
+            log.status = error.status();
+            log.error_code = Some(error.code().to_owned());
+            log.outcome = Outcome::Error;
+        }
+    }
+}
+
+/// Prints a log record as one JSON line (Workers Logs collects it).
+pub fn emit_log(log: &RequestLog) {
+    worker::console_log!("{}", log.to_json_line());
+}

@@ -1,0 +1,5 @@
+//! One handler per endpoint.
+
+pub mod chat;
+pub mod health;
+pub mod models;

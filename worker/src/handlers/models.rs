@@ -1,0 +1,19 @@
+//! `GET /v1/models`: the routes (model aliases) a caller may use, in
+//! OpenAI's list shape.
+
+use edgeway_core::GatewayError;
+use serde_json::json;
+use worker::Response;
+
+use crate::{config, http::respond};
+
+/// Lists every route. `created` is fixed at 0: a route has no creation date.
+pub fn handle() -> Result<Response, GatewayError> {
+    let config = config::get()?;
+    let data: Vec<_> = config
+        .routes
+        .values()
+        .map(|route| json!({"id": route.name, "object": "model", "created": 0, "owned_by": "edgeway", "description": route.description}))
+        .collect();
+    Ok(respond::json(200, json!({"object": "list", "data": data}).to_string()))
+}

@@ -1,0 +1,4 @@
+//! HTTP plumbing: reading bodies within limits and writing JSON responses.
+
+pub mod body;
+pub mod respond;

@@ -1,0 +1,27 @@
+//! Edgeway as a Cloudflare Worker: the thin I/O shell around `edgeway-core`.
+//!
+//! A request goes `router` → a handler in `handlers/` → `upstream/` (the
+//! network, or the built-in demo model) → `relay` (streams) → the caller.
+//! Every decision is made by `edgeway-core`; this crate reads the clock and
+//! the CSPRNG (`runtime`), talks to the network and the bindings, and turns
+//! core's errors into responses.
+
+mod auth;
+mod cancel;
+mod config;
+mod context;
+mod handlers;
+mod http;
+mod relay;
+mod router;
+mod runtime;
+mod upstream;
+
+use worker::{event, Context, Env, Request, Response, Result};
+
+/// The Worker's fetch handler. It never returns `Err`: every failure becomes
+/// an OpenAI-style JSON error inside `router::handle`.
+#[event(fetch)]
+async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
+    Ok(router::handle(request, env, ctx).await)
+}

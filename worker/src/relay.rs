@@ -1,0 +1,170 @@
+//! Streaming an upstream answer to the caller as it arrives.
+//!
+//! `edgeway_core::relay::StreamRelay` decides what each upstream event
+//! becomes; this module feeds it bytes under the route's timeouts (first
+//! token, idle, total deadline), hands its output to the response body at
+//! once, and writes the log record when the stream ends — or when the caller
+//! goes away, which drops the stream and, with it, the upstream call.
+
+use edgeway_core::config::Timeouts;
+use edgeway_core::log::{Outcome, RequestLog};
+use edgeway_core::relay::{RelayState, StreamRelay};
+use edgeway_core::GatewayError;
+use futures_util::StreamExt;
+
+use crate::cancel::AbortOnDrop;
+use crate::context::emit_log;
+use crate::runtime;
+use crate::upstream::BodyStream;
+
+/// A stream in flight. Dropping it cancels the upstream call.
+pub struct LiveStream {
+    upstream: BodyStream,
+    relay: StreamRelay,
+    pending: Vec<u8>,
+    provider: String,
+    request_id: String,
+    idle_ms: u64,
+    first_token_ms: u64,
+    deadline_ms: u64,
+    upstream_ended: bool,
+    log: RequestLog,
+    logged: bool,
+    _abort: AbortOnDrop,
+}
+
+/// What the route allows for the stream.
+pub struct StreamLimits {
+    /// Timeouts of the route.
+    pub timeouts: Timeouts,
+    /// When the whole request must be over (ms since epoch).
+    pub deadline_ms: u64,
+}
+
+impl LiveStream {
+    /// Reads the upstream until its first event is ready for the caller, so
+    /// that a failure before anything was sent can still be a plain HTTP
+    /// error (and, later, a retry). On success the stream is ready to serve.
+    pub async fn start(
+        upstream: BodyStream,
+        caller_wants_usage: bool,
+        provider: &str,
+        request_id: &str,
+        limits: StreamLimits,
+        log: RequestLog,
+        abort: AbortOnDrop,
+    ) -> Result<Self, (GatewayError, RequestLog)> {
+        let mut live = Self {
+            upstream,
+            relay: StreamRelay::new(caller_wants_usage),
+            pending: Vec::new(),
+            provider: provider.to_owned(),
+            request_id: request_id.to_owned(),
+            idle_ms: limits.timeouts.idle_ms,
+            first_token_ms: limits.timeouts.first_token_ms,
+            deadline_ms: limits.deadline_ms,
+            upstream_ended: false,
+            log,
+            logged: false,
+            _abort: abort,
+        };
+        while live.relay.state() == RelayState::ExpectFirstEvent {
+            if let Err(error) = live.pump().await {
+                // The caller gets a plain error and the router logs it.
+                live.logged = true;
+                return Err((error, live.log.clone()));
+            }
+            if live.upstream_ended {
+                break;
+            }
+        }
+        Ok(live)
+    }
+
+    /// Reads one upstream piece and relays it. An error before the first
+    /// event is returned; after it, it becomes the stream's final event.
+    async fn pump(&mut self) -> Result<(), GatewayError> {
+        let now = runtime::now_ms();
+        let (phase, wait) = match self.relay.state() {
+            RelayState::ExpectFirstEvent => ("first token", self.first_token_ms),
+            _ => ("idle", self.idle_ms),
+        };
+        let left = self.deadline_ms.saturating_sub(now);
+        let (phase, wait) = if left < wait { ("total deadline", left) } else { (phase, wait) };
+        let failure = match runtime::within(wait, self.upstream.next()).await {
+            None => GatewayError::UpstreamTimeout { provider: self.provider.clone(), phase, waited_ms: wait },
+            Some(Some(Ok(bytes))) => match self.relay.on_upstream_bytes(&bytes, runtime::now_ms(), &mut self.pending) {
+                Ok(()) => return Ok(()),
+                Err(reason) => self.upstream_error(reason),
+            },
+            Some(Some(Err(reason))) => self.upstream_error(reason),
+            Some(None) => {
+                self.upstream_ended = true;
+                match self.relay.on_upstream_end(&mut self.pending) {
+                    Ok(()) => return Ok(()),
+                    Err(reason) => self.upstream_error(reason),
+                }
+            }
+        };
+        if self.relay.state() == RelayState::ExpectFirstEvent {
+            return Err(failure);
+        }
+        self.upstream_ended = true;
+        self.relay.fail(&failure.to_string(), &self.request_id, &mut self.pending);
+        Ok(())
+    }
+
+    fn upstream_error(&self, message: String) -> GatewayError {
+        GatewayError::UpstreamError { provider: self.provider.clone(), status: Some(200), message }
+    }
+
+    /// The caller's body: relayed bytes as soon as they exist.
+    pub fn into_body(self) -> impl futures_util::Stream<Item = Result<Vec<u8>, worker::Error>> {
+        futures_util::stream::unfold(self, |mut live| async move {
+            loop {
+                if !live.pending.is_empty() {
+                    let bytes = std::mem::take(&mut live.pending);
+                    return Some((Ok(bytes), live));
+                }
+                if live.upstream_ended || matches!(live.relay.state(), RelayState::Done | RelayState::Failed) {
+                    live.finish();
+                    return None;
+                }
+                // pump() only returns Err before the first event, which
+                // start() has already passed.
+                let _ = live.pump().await;
+            }
+        })
+    }
+
+    /// Writes the log record once the stream is over.
+    fn finish(&mut self) {
+        if std::mem::replace(&mut self.logged, true) {
+            return;
+        }
+        let log = &mut self.log;
+        let summary = self.relay.summary();
+        let now = runtime::now_ms();
+        log.latency_ms = now.saturating_sub(log.time_ms);
+        log.ttft_ms = summary.first_token_at.map(|t| t.saturating_sub(log.time_ms));
+        log.tokens_in = summary.usage.map(|u| u.prompt_tokens);
+        log.tokens_out = summary.usage.map(|u| u.completion_tokens);
+        log.outcome = match self.relay.state() {
+            RelayState::Done => Outcome::Ok,
+            RelayState::Failed => {
+                log.error_code = Some("stream_interrupted".to_owned());
+                Outcome::Interrupted
+            }
+            _ => Outcome::ClientClosed,
+        };
+        emit_log(log);
+    }
+}
+
+impl Drop for LiveStream {
+    fn drop(&mut self) {
+        // Not logged yet means the caller left before the end; the
+        // abort guard drops next and cancels the upstream call.
+        self.finish();
+    }
+}

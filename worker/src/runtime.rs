@@ -1,0 +1,41 @@
+//! The one place the worker reads the clock and the CSPRNG.
+//!
+//! Core never reads either (its contract); everything it decides about time
+//! gets `now` from here, so a test clock (a later step) has one place to hook.
+
+use wasm_bindgen::JsCast;
+
+/// Milliseconds since the Unix epoch. In Workers the clock only advances
+/// across I/O (a Spectre mitigation), which is what timing I/O needs.
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// Fills `N` bytes from the runtime's `crypto.getRandomValues`.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    let crypto = js_sys::global()
+        .dyn_into::<web_sys::WorkerGlobalScope>()
+        .ok()
+        .and_then(|scope| scope.crypto().ok());
+    let filled = crypto.is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
+    if !filled {
+        // getRandomValues cannot fail for 16 bytes in workerd; if it ever did,
+        // ids must still be unique, so fall back to Math.random.
+        for byte in &mut bytes {
+            *byte = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    bytes
+}
+
+/// Runs `future` for at most `ms` milliseconds; `None` if time ran out first
+/// (the future is dropped, which cancels it).
+pub async fn within<F: std::future::Future>(ms: u64, future: F) -> Option<F::Output> {
+    use futures_util::future::{select, Either};
+    let timer = worker::Delay::from(std::time::Duration::from_millis(ms));
+    match select(std::pin::pin!(future), timer).await {
+        Either::Left((output, _)) => Some(output),
+        Either::Right(_) => None,
+    }
+}
