@@ -11,19 +11,25 @@ use wasm_bindgen::JsValue;
 pub struct AbortOnDrop {
     controller: Option<web_sys::AbortController>,
     signal: Option<worker::AbortSignal>,
+    caller: Option<web_sys::AbortSignal>,
 }
 
 impl AbortOnDrop {
     /// A guard whose signal also follows the incoming request's signal.
     pub fn linked_to(request: &worker::Request) -> Self {
         let Ok(controller) = web_sys::AbortController::new() else {
-            return Self { controller: None, signal: None };
+            return Self { controller: None, signal: None, caller: None };
         };
         let own = controller.signal();
         let request_signal = request.inner().signal();
-        let both = js_sys::Array::of2(&JsValue::from(request_signal), &JsValue::from(own));
+        let both = js_sys::Array::of2(&JsValue::from(request_signal.clone()), &JsValue::from(own));
         let signal = worker::AbortSignal::from(web_sys::AbortSignal::any(&both));
-        Self { controller: Some(controller), signal: Some(signal) }
+        Self { controller: Some(controller), signal: Some(signal), caller: Some(request_signal) }
+    }
+
+    /// Whether the caller has disconnected (the request signal fired).
+    pub fn caller_gone(&self) -> bool {
+        self.caller.as_ref().is_some_and(web_sys::AbortSignal::aborted)
     }
 
     /// The signal to pass to the upstream fetch.

@@ -12,6 +12,8 @@ pub struct RequestContext {
     /// The log record being filled in. A streaming handler takes it, and the
     /// stream writes it when it ends; otherwise the router writes it.
     pub log: Option<RequestLog>,
+    /// A streamed answer's log record, sent when the stream ends.
+    pub stream_log: Option<futures_channel::oneshot::Receiver<RequestLog>>,
 }
 
 impl RequestContext {

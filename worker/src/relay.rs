@@ -13,7 +13,6 @@ use edgeway_core::GatewayError;
 use futures_util::StreamExt;
 
 use crate::cancel::AbortOnDrop;
-use crate::context::emit_log;
 use crate::runtime;
 use crate::upstream::BodyStream;
 
@@ -30,7 +29,8 @@ pub struct LiveStream {
     upstream_ended: bool,
     log: RequestLog,
     logged: bool,
-    _abort: AbortOnDrop,
+    log_sink: Option<futures_channel::oneshot::Sender<RequestLog>>,
+    abort: AbortOnDrop,
 }
 
 /// What the route allows for the stream.
@@ -66,7 +66,8 @@ impl LiveStream {
             upstream_ended: false,
             log,
             logged: false,
-            _abort: abort,
+            log_sink: None,
+            abort,
         };
         while live.relay.state() == RelayState::ExpectFirstEvent {
             if let Err(error) = live.pump().await {
@@ -118,8 +119,17 @@ impl LiveStream {
         GatewayError::UpstreamError { provider: self.provider.clone(), status: Some(200), message }
     }
 
-    /// The caller's body: relayed bytes as soon as they exist.
-    pub fn into_body(self) -> impl futures_util::Stream<Item = Result<Vec<u8>, worker::Error>> {
+    /// The caller's body: relayed bytes as soon as they exist. The log
+    /// record goes to the returned receiver when the stream ends, however it
+    /// ends; the router awaits it in `wait_until`, which also keeps the
+    /// runtime from discarding the record when the caller disconnects.
+    pub fn into_body(mut self) -> (impl futures_util::Stream<Item = Result<Vec<u8>, worker::Error>>, futures_channel::oneshot::Receiver<RequestLog>) {
+        let (sender, receiver) = futures_channel::oneshot::channel();
+        self.log_sink = Some(sender);
+        (self.body(), receiver)
+    }
+
+    fn body(self) -> impl futures_util::Stream<Item = Result<Vec<u8>, worker::Error>> {
         futures_util::stream::unfold(self, |mut live| async move {
             loop {
                 if !live.pending.is_empty() {
@@ -157,7 +167,15 @@ impl LiveStream {
             }
             _ => Outcome::ClientClosed,
         };
-        emit_log(log);
+        // An upstream read that failed because the caller left (the request
+        // signal aborted it) is the caller's doing, not an interruption.
+        if self.abort.caller_gone() {
+            log.outcome = Outcome::ClientClosed;
+            log.error_code = None;
+        }
+        if let Some(sink) = self.log_sink.take() {
+            let _ = sink.send(log.clone());
+        }
     }
 }
 

@@ -26,7 +26,7 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
         .ok()
         .flatten()
         .map(|id| id.chars().take(MAX_CLIENT_REQUEST_ID).collect());
-    let mut rctx = RequestContext { request_id, started_ms, log: Some(log) };
+    let mut rctx = RequestContext { request_id, started_ms, log: Some(log), stream_log: None };
 
     let result = route(&mut request, &env, &method, &path, &mut rctx).await;
     let response = match result {
@@ -50,6 +50,13 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
         }
         log.latency_ms = runtime::now_ms().saturating_sub(started_ms);
         ctx.wait_until(async move { emit_log(&log) });
+    }
+    if let Some(stream_log) = rctx.stream_log.take() {
+        ctx.wait_until(async move {
+            if let Ok(log) = stream_log.await {
+                emit_log(&log);
+            }
+        });
     }
     response
 }

@@ -61,7 +61,9 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) 
                 return Err(error);
             }
         };
-        let response = Response::from_stream(live.into_body())
+        let (body, stream_log) = live.into_body();
+        ctx.stream_log = Some(stream_log);
+        let response = Response::from_stream(body)
             .map_err(|e| GatewayError::Internal { message: format!("could not start the stream: {e}") })?;
         let h = response.headers();
         respond::set(h, "content-type", "text/event-stream; charset=utf-8");

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Prints how to call the local gateway, with the dev key from .dev.vars.
+port=${1:-8787}
+key=$(sed -n 's/^EDGEWAY_DEV_KEY=//p' .dev.vars)
+cat <<TXT
+
+  Edgeway is starting on http://127.0.0.1:$port
+  Dev gateway key: $key
+
+  Try it (the built-in demo model, no provider key needed):
+
+    curl http://127.0.0.1:$port/v1/chat/completions \\
+      -H "Authorization: Bearer $key" -H "Content-Type: application/json" \\
+      -d '{"model":"demo","messages":[{"role":"user","content":"Hello, edge!"}]}'
+
+  Streaming: add "stream":true and curl -N. Routes: GET /v1/models.
+
+TXT

@@ -1,0 +1,114 @@
+// Shared helpers for end-to-end tests: calling the gateway, scripting the
+// mock upstream, reading SSE with arrival times, and finding log records.
+// tests/run.mjs starts the servers and passes their URLs in the environment.
+
+import { readFileSync } from 'node:fs';
+import { TEST_GATEWAY_KEY, TEST_PROVIDER_KEY } from '../harness/gateway.mjs';
+import { waitFor } from '../harness/processes.mjs';
+
+export const GATEWAY = process.env.EDGEWAY_URL;
+export const MOCK = process.env.MOCK_URL;
+export const GATEWAY_KEY = TEST_GATEWAY_KEY;
+export const PROVIDER_KEY = TEST_PROVIDER_KEY;
+if (!GATEWAY || !MOCK) throw new Error('run end-to-end tests through tests/run.mjs (make test)');
+
+/** POSTs a chat request to the gateway with the test key. */
+export function chat(body, { headers = {}, signal } = {}) {
+  return fetch(`${GATEWAY}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${GATEWAY_KEY}`, 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal,
+  });
+}
+
+/** Creates a mock scenario; returns its id and the tag to put in a message. */
+export async function scenario(steps) {
+  const res = await fetch(`${MOCK}/__mock/scenarios`, { method: 'POST', body: JSON.stringify({ steps }) });
+  const { id } = await res.json();
+  return { id, tag: `mock-scenario:${id}` };
+}
+
+/** What the mock saw for a scenario. */
+export async function scenarioState(id) {
+  return (await fetch(`${MOCK}/__mock/scenarios/${id}`)).json();
+}
+
+/** A one-message chat body for `model` that carries the scenario `tag`. */
+export function ask(model, text, extra = {}) {
+  return { model, messages: [{ role: 'user', content: text }], ...extra };
+}
+
+/**
+ * Reads an SSE response event by event, noting when each arrived.
+ * Returns [{ data, at }] where `at` is performance.timeOrigin-based ms.
+ */
+export async function readEvents(response) {
+  const events = [];
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const bytes of response.body) {
+    const at = performance.timeOrigin + performance.now();
+    buffer += decoder.decode(bytes, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+      if (data) events.push({ data, at });
+    }
+  }
+  return events;
+}
+
+/** The text content of parsed chunk events. */
+export function contentOf(events) {
+  return events
+    .filter((e) => e.data !== '[DONE]')
+    .map((e) => JSON.parse(e.data))
+    .map((c) => c.choices?.[0]?.delta?.content ?? '')
+    .join('');
+}
+
+/** Every JSON log record the gateway printed so far. */
+export function logRecords() {
+  const text = readFileSync(process.env.EDGEWAY_GATEWAY_LOG, 'utf8');
+  return text
+    .split('\n')
+    .map((line) => line.slice(line.indexOf('{')))
+    .filter((line) => line.startsWith('{"event":"request"'))
+    .map((line) => { try { return JSON.parse(line); } catch { return null; } })
+    .filter(Boolean);
+}
+
+/** Waits for the log record of `requestId` (written after the response). */
+export function logRecord(requestId) {
+  return waitFor(() => logRecords().find((r) => r.request_id === requestId), { what: `log record ${requestId}`, timeoutMs: 15_000 });
+}
+
+/** The whole gateway log, to check that no secret ever reached it. */
+export function gatewayLogText() {
+  return readFileSync(process.env.EDGEWAY_GATEWAY_LOG, 'utf8');
+}
+
+export { waitFor };
+
+/**
+ * Asserts an OpenAI-style JSON error with a stable code and our request id;
+ * returns the error object.
+ */
+export async function expectError(res, status, code, assert) {
+  assert.equal(res.status, status, `status for ${code}`);
+  assert.match(res.headers.get('content-type') ?? '', /application\/json/);
+  const text = await res.text();
+  let body;
+  try { body = JSON.parse(text); } catch { assert.fail(`not JSON: ${text.slice(0, 200)}`); }
+  assert.equal(body.error.code, code, text);
+  assert.equal(typeof body.error.message, 'string');
+  assert.ok(body.error.message.length > 0);
+  assert.equal(body.error.type, status >= 500 ? 'server_error' : 'invalid_request_error');
+  assert.match(body.error.request_id, /^req_/);
+  assert.equal(body.error.request_id, res.headers.get('x-request-id'));
+  assert.ok(!text.includes(PROVIDER_KEY) && ![...res.headers.values()].some((v) => v.includes(PROVIDER_KEY)), 'the provider key leaked');
+  return body.error;
+}

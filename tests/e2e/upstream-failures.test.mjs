@@ -1,0 +1,110 @@
+// What a caller sees when the upstream fails: a clear 4xx/5xx with a stable
+// code before the stream starts, and a final `stream_interrupted` event once
+// it has — never a hang, never a truncated answer that looks complete.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ask, chat, contentOf, expectError, gatewayLogText, logRecord, readEvents, scenario, scenarioState, PROVIDER_KEY } from './helpers.mjs';
+
+async function failing(step, { model = 'gpt-4o-mini', stream = false } = {}) {
+  const { id, tag } = await scenario([step]);
+  const res = await chat(ask(model, `fail ${tag}`, { stream }));
+  return { res, id };
+}
+
+test('an upstream 500 is upstream_error (502) naming the provider and status', async () => {
+  const { res } = await failing({ status: 500 });
+  const error = await expectError(res, 502, 'upstream_error', assert);
+  assert.match(error.message, /openai/);
+  assert.match(error.message, /500/);
+  assert.equal(res.headers.get('x-edgeway-provider'), 'openai');
+});
+
+test('an upstream 429 with Retry-After is upstream_error (502) when nothing else can be tried', async () => {
+  const { res } = await failing({ status: 429, retryAfter: '1' });
+  await expectError(res, 502, 'upstream_error', assert);
+});
+
+test('an upstream that rejects our key is gateway_misconfigured, and its message (with the key) is not echoed', async () => {
+  const body = { error: { message: `Incorrect API key provided: ${PROVIDER_KEY}`, type: 'invalid_request_error', code: 'invalid_api_key' } };
+  const { res } = await failing({ status: 401, body });
+  const error = await expectError(res, 502, 'gateway_misconfigured', assert);
+  assert.match(error.message, /OPENAI_API_KEY/);
+  assert.ok(!gatewayLogText().includes(PROVIDER_KEY));
+});
+
+test('an upstream 400 is passed back as the caller\'s error with the upstream code', async () => {
+  const body = { error: { message: 'maximum context length is 128000 tokens', type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' } };
+  const { res } = await failing({ status: 400, body });
+  const error = await expectError(res, 400, 'context_length_exceeded', assert);
+  assert.equal(error.param, 'messages');
+  assert.equal(res.headers.get('x-should-retry'), 'false');
+});
+
+test('malformed JSON from the upstream is upstream_error (502)', async () => {
+  const { res } = await failing({ malformed: 'json' });
+  const error = await expectError(res, 502, 'upstream_error', assert);
+  assert.match(error.message, /not a valid chat completion/);
+});
+
+test('an upstream that never sends headers is upstream_timeout (504) after the route\'s header timeout', async () => {
+  const { res, id } = await failing({ hang: true }, { model: 'openai-fast' });
+  const error = await expectError(res, 504, 'upstream_timeout', assert);
+  assert.match(error.message, /response headers/);
+  const record = await logRecord(res.headers.get('x-request-id'));
+  assert.equal(record.error_code, 'upstream_timeout');
+  assert.ok(record.latency_ms >= 2000 && record.latency_ms < 8000, `waited ${record.latency_ms} ms`);
+  assert.equal((await scenarioState(id)).requests, 1);
+});
+
+test('a stream whose first token never comes is upstream_timeout (504), not a hung 200', async () => {
+  const { res } = await failing({ firstChunkDelayMs: 30_000 }, { model: 'openai-fast', stream: true });
+  const error = await expectError(res, 504, 'upstream_timeout', assert);
+  assert.match(error.message, /first token/);
+});
+
+test('connection refused is upstream_error (502)', async () => {
+  // The llama route's provider points at a port where nothing listens.
+  const res = await chat(ask('llama', 'anyone there?'));
+  const error = await expectError(res, 502, 'upstream_error', assert);
+  assert.match(error.message, /ollama/);
+});
+
+test('a stream dropped after its first chunks ends with a stream_interrupted event, no [DONE]', async () => {
+  const { res } = await failing({ dropAfterChunks: 2, chunkDelayMs: 50, pieces: ['a ', 'b ', 'c ', 'd'] }, { stream: true });
+  assert.equal(res.status, 200);
+  const events = await readEvents(res);
+  assert.ok(events.every((e) => e.data !== '[DONE]'), 'a cut stream must not look complete');
+  // What was sent just before the reset may be lost with it (a TCP reset
+  // discards unread data), but what arrived is a prefix, and the end says so.
+  const content = contentOf(events.slice(0, -1));
+  assert.ok(content.length > 0 && 'a b '.startsWith(content), content);
+  const last = JSON.parse(events.at(-1).data);
+  assert.equal(last.error.code, 'stream_interrupted');
+  assert.equal(last.error.request_id, res.headers.get('x-request-id'));
+  const record = await logRecord(res.headers.get('x-request-id'));
+  assert.equal(record.outcome, 'interrupted');
+  assert.equal(record.error_code, 'stream_interrupted');
+});
+
+test('a stream that stalls mid-way is cut at the idle timeout with stream_interrupted', async () => {
+  const { res } = await failing({ stallAfterChunks: 1, pieces: ['a ', 'b ', 'c'] }, { model: 'openai-fast', stream: true });
+  const events = await readEvents(res);
+  const last = JSON.parse(events.at(-1).data);
+  assert.equal(last.error.code, 'stream_interrupted');
+  assert.match(last.error.message, /idle/);
+});
+
+test('malformed SSE from the upstream ends the stream with stream_interrupted', async () => {
+  const { res } = await failing({ malformed: 'sse' }, { stream: true });
+  const events = await readEvents(res);
+  const last = JSON.parse(events.at(-1).data);
+  assert.equal(last.error.code, 'stream_interrupted');
+  assert.match(last.error.message, /not valid JSON/);
+});
+
+test('the demo provider\'s fault models fail the same way', async () => {
+  await expectError(await chat(ask('demo-fail', 'x')), 502, 'upstream_error', assert);
+  const dropped = await readEvents(await chat(ask('demo-drop', 'one two three four five six', { stream: true })));
+  assert.equal(JSON.parse(dropped.at(-1).data).error.code, 'stream_interrupted');
+});

@@ -1,0 +1,60 @@
+// Runs the real worker under `wrangler dev` (workerd with local KV, D1 and
+// Durable Objects) and the mock upstream, for end-to-end tests and `make eval`.
+
+import { join } from 'node:path';
+import { freePort, repoRoot, start, stop, tempDir, waitFor } from './processes.mjs';
+
+/** The gateway key the tests use. Not a secret: test-only. */
+export const TEST_GATEWAY_KEY = 'ew-test-key-0123456789abcdef';
+/** The provider key the mock demands; tests assert it never leaks. */
+export const TEST_PROVIDER_KEY = 'sk-test-provider-secret-7f3a9c2e5b1d';
+
+/**
+ * Starts the mock upstream and the gateway pointed at it. Resolves when both
+ * answer. `stop()` ends both, by PID.
+ */
+export async function startStack({ logDir, vars = {} } = {}) {
+  const state = tempDir('edgeway-state-');
+  const mockPort = await freePort();
+  const mock = start('mock-upstream', process.execPath, [join(repoRoot, 'tests/mock/upstream.mjs'), '--port', String(mockPort), '--api-key', TEST_PROVIDER_KEY], {
+    logFile: logDir && join(logDir, 'mock-upstream.log'),
+  });
+  const mockUrl = `http://127.0.0.1:${mockPort}`;
+  await waitFor(() => mock.lines.some((l) => l.startsWith('mock-upstream listening')), { what: 'the mock upstream', timeoutMs: 20_000 });
+
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const allVars = {
+    EDGEWAY_DEV_KEY: TEST_GATEWAY_KEY,
+    OPENAI_API_KEY: TEST_PROVIDER_KEY,
+    OPENAI_BASE_URL: `${mockUrl}/v1`,
+    ...vars,
+  };
+  const args = ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
+    '--persist-to', state.dir, '--show-interactive-dev-session=false'];
+  for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
+  const gateway = start('wrangler-dev', 'npx', args, {
+    env: { WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' },
+    logFile: logDir && join(logDir, 'gateway.log'),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { what: 'the gateway (wrangler dev)', timeoutMs: 180_000, intervalMs: 250 });
+  } catch (error) {
+    await stop(gateway);
+    await stop(mock);
+    state.remove();
+    throw new Error(`${error.message}\n--- wrangler output ---\n${gateway.lines.slice(-40).join('\n')}`);
+  }
+  return {
+    url,
+    mockUrl,
+    gateway,
+    mock,
+    async stop() {
+      await stop(gateway);
+      await stop(mock);
+      state.remove();
+    },
+  };
+}

@@ -1,0 +1,49 @@
+// Runs every end-to-end test against one gateway and one mock upstream.
+//
+// Starts the mock and `wrangler dev` (the worker must be built: `make test`
+// does it), runs tests/**/*.test.mjs with Node's test runner, and stops both
+// servers by PID whatever happens. Tests share the servers but not their
+// state: each misbehaviour lives in its own mock scenario.
+//
+// Usage: node tests/run.mjs [test files...]
+
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { startStack } from './harness/gateway.mjs';
+import { repoRoot } from './harness/processes.mjs';
+
+const outDir = join(repoRoot, 'test-output');
+mkdirSync(outDir, { recursive: true });
+
+function testFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : testFiles(path);
+    return entry.name.endsWith('.test.mjs') ? [relative(repoRoot, path)] : [];
+  });
+}
+
+const files = process.argv.slice(2).length ? process.argv.slice(2) : testFiles(join(repoRoot, 'tests'));
+const stack = await startStack({ logDir: outDir });
+console.log(`gateway ${stack.url} (log: test-output/gateway.log), mock upstream ${stack.mockUrl}`);
+
+let code = 1;
+try {
+  code = await new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--test', '--test-concurrency=4', ...files], {
+      cwd: repoRoot,
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        EDGEWAY_URL: stack.url,
+        MOCK_URL: stack.mockUrl,
+        EDGEWAY_GATEWAY_LOG: join(outDir, 'gateway.log'),
+      },
+    });
+    child.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  });
+} finally {
+  await stack.stop();
+}
+process.exit(code);
