@@ -3,6 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { ask, chat, expectError, GATEWAY, GATEWAY_KEY, logRecord } from './helpers.mjs';
 
 test('malformed JSON is invalid_json (400) and says not to retry', async () => {
@@ -44,22 +45,36 @@ test('a body over the limit is payload_too_large (413), judged by Content-Length
 });
 
 test('a chunked body over the limit is refused while reading it', async () => {
-  const chunk = new TextEncoder().encode('x'.repeat(64 * 1024));
-  let sent = 0;
-  const body = new ReadableStream({
-    pull(controller) {
-      if (sent === 0) controller.enqueue(new TextEncoder().encode('{"model":"demo","messages":[{"role":"user","content":"'));
-      if (sent++ < 20) controller.enqueue(chunk);
-      else { controller.enqueue(new TextEncoder().encode('"}]}')); controller.close(); }
-    },
+  // node:http rather than fetch: the gateway answers 413 while the client is
+  // still sending, and a client must be able to read that answer.
+  const url = new URL(`${GATEWAY}/v1/chat/completions`);
+  const res = await new Promise((resolve, reject) => {
+    const req = http.request({
+      host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent: false,
+      headers: { authorization: `Bearer ${GATEWAY_KEY}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+    });
+    req.on('response', (response) => {
+      let text = '';
+      response.on('data', (d) => { text += d; });
+      response.on('end', () => resolve({ status: response.statusCode, headers: response.headers, text }));
+    });
+    req.on('error', (error) => { if (!req.res) reject(error); }); // a reset after the answer is fine
+    req.write('{"model":"demo","messages":[{"role":"user","content":"');
+    const chunk = 'x'.repeat(64 * 1024);
+    let sent = 0;
+    const pump = () => {
+      while (sent < 24 && !req.destroyed) {
+        sent++;
+        if (!req.write(chunk)) return req.once('drain', pump);
+      }
+      if (!req.destroyed) req.end('"}]}');
+    };
+    pump();
   });
-  const res = await fetch(`${GATEWAY}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${GATEWAY_KEY}`, 'content-type': 'application/json' },
-    body,
-    duplex: 'half',
-  });
-  await expectError(res, 413, 'payload_too_large', assert);
+  assert.equal(res.status, 413);
+  const body = JSON.parse(res.text);
+  assert.equal(body.error.code, 'payload_too_large');
+  assert.equal(body.error.request_id, res.headers['x-request-id']);
 });
 
 test('the wrong method is method_not_allowed (405) with Allow', async () => {

@@ -274,12 +274,12 @@ test('openai: aborting before the response arrives throws APIUserAbortError', as
     { model: 'demo-slow', messages: user('never mind'), stream: true },
     { signal: ac.signal },
   );
-  const abortedAt = performance.now();
-  setTimeout(() => ac.abort(), 100);
+  const calledAt = performance.now();
+  setTimeout(() => ac.abort(), 100); // the action under test, not a wait
   const error = await call.then(() => null, (e) => keepError(e));
   const endedAt = performance.now();
   assert.ok(error instanceof OpenAI.APIUserAbortError, `APIUserAbortError, got ${error?.constructor?.name}: ${error?.message}`);
-  assert.ok(endedAt - abortedAt < 1000, `thrown ${Math.round(endedAt - abortedAt)} ms after the call (demo-slow waits 1500 ms)`);
+  assert.ok(endedAt - calledAt < 1000, `thrown ${Math.round(endedAt - calledAt)} ms after the call (demo-slow waits 1500 ms)`);
 });
 
 // ---------------------------------------------------------------------------
@@ -326,19 +326,35 @@ test('openai: an upstream drop mid-stream throws from the iterator with code str
   assert.equal(record.error_code, 'stream_interrupted');
 });
 
-test('openai: an upstream 401 surfaces as an error that never shows the provider key', async () => {
-  // An upstream that echoes the key it was given: the gateway must redact it.
-  const { tag } = await scenario([{
-    status: 401,
-    body: { error: { message: `Incorrect API key provided: ${PROVIDER_KEY}.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } },
-  }]);
-  const error = await openai().chat.completions
-    .create({ model: 'gpt-4o-mini', messages: user(`hello ${tag}`) })
+test('openai: upstream errors that echo the provider key reach the client without it', async () => {
+  // An upstream that echoes the key it was given: whatever the gateway makes
+  // of the error, the key must not be in it.
+  const echoed = (code) => ({ error: { message: `Incorrect API key provided: ${PROVIDER_KEY}.`, type: 'invalid_request_error', param: null, code } });
+  const rejected = await scenario([{ status: 401, body: echoed('invalid_api_key') }]);
+  const broken = await scenario([{ status: 500, body: echoed(null) }]);
+
+  // 401 from the upstream: the gateway's own key is wrong, the caller's is fine.
+  const e401 = await openai().chat.completions
+    .create({ model: 'gpt-4o-mini', messages: user(`hello ${rejected.tag}`) })
     .then(() => null, (e) => keepError(e));
-  assert.ok(error instanceof OpenAI.APIError, `an APIError, got ${error?.constructor?.name}: ${error?.message}`);
-  assert.ok(error.status >= 400, `an error status (${error.status})`);
-  assert.ok(!JSON.stringify(error.error).includes(PROVIDER_KEY), 'the error body does not show the provider key');
-  assert.ok(!error.message.includes(PROVIDER_KEY), 'the error message does not show the provider key');
+  assert.ok(e401 instanceof OpenAI.InternalServerError, `InternalServerError, got ${e401?.constructor?.name}: ${e401?.message}`);
+  assert.equal(e401.status, 502);
+  assert.equal(e401.code, 'gateway_misconfigured');
+
+  // 500 from the upstream, message passed along: redacted.
+  const e500 = await openai().chat.completions
+    .create({ model: 'gpt-4o-mini', messages: user(`hello ${broken.tag}`) })
+    .then(() => null, (e) => keepError(e));
+  assert.ok(e500 instanceof OpenAI.InternalServerError, `InternalServerError, got ${e500?.constructor?.name}: ${e500?.message}`);
+  assert.equal(e500.status, 502);
+  assert.equal(e500.code, 'upstream_error');
+  assert.match(e500.message, /Incorrect API key provided: \[redacted\]/, 'the upstream message, with the key redacted');
+
+  for (const error of [e401, e500]) {
+    assert.ok(!JSON.stringify(error.error).includes(PROVIDER_KEY), `the error body does not show the provider key: ${JSON.stringify(error.error)}`);
+    assert.ok(!error.message.includes(PROVIDER_KEY), 'the error message does not show the provider key');
+  }
+  assert.equal((await scenarioState(broken.id)).requests, 1, 'maxRetries: 0 and no gateway retry');
 });
 
 // ---------------------------------------------------------------------------

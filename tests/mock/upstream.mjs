@@ -330,10 +330,15 @@ class Exchange {
     return true;
   }
 
-  /** Destroys the socket on purpose (not a client disconnect). */
+  /**
+   * Destroys the socket on purpose (not a client disconnect), once what was
+   * written has been flushed: a drop "after k chunks" must deliver k chunks.
+   */
   drop() {
     this.selfDestroyed = true;
-    this.res.socket?.destroy();
+    const socket = this.res.socket;
+    if (!socket) return;
+    socket.write('', () => socket.destroy());
   }
 }
 

@@ -1,0 +1,167 @@
+// What `make bench` measures: the servers it starts, the scenarios (one kind
+// of request sent to one server), the comparisons and the targets. The
+// measuring itself lives in lib/; this file is the one to edit.
+//
+// Adding a scenario (e.g. cache hit vs miss, breaker open vs closed): start
+// any extra server in `startServers` (its CPU is then recorded in every run),
+// add an entry to `scenarios` — optionally with `setup` (runs once before
+// the smoke check), `extraLua` (appended to its wrk script, e.g. a
+// `request()` function that makes every body unique for a cache miss),
+// `check` (validates one non-streamed answer; default: HTTP 200 with the
+// mock's reply), `allowNon2xx` (wrk otherwise fails on any error answer)
+// and `streamBody: null` (no TTFT) — and, if it should be judged, a
+// comparison and targets. Every measurement runs for every scenario, so the
+// run grows by ~(2 × --seconds + TTFT) × --rounds per scenario.
+
+import { join } from 'node:path';
+import { answers } from './lib/http.mjs';
+import { freePort, logTail, startServer, waitFor } from './lib/processes.mjs';
+import { moduleGraph, startWorker, wranglerSettings } from './lib/workerd.mjs';
+
+/** Sent by callers of the mock and of the pass-through; the mock demands it. */
+export const PROVIDER_KEY = 'sk-bench-provider-key';
+/** Edgeway's gateway key (the EDGEWAY_DEV_KEY secret) for the bench. */
+export const GATEWAY_KEY = 'ew-bench-gateway-key';
+
+// A small, typical chat request. The mock answers "Mock reply: <last user
+// text>" word by word, so the streamed answer has 14 content chunks.
+const MESSAGES = [
+  { role: 'system', content: 'You are a concise assistant.' },
+  { role: 'user', content: 'In one sentence, why should an API gateway add almost no latency?' },
+];
+const chatBody = (extra = {}) => JSON.stringify({ model: 'gpt-4o-mini', messages: MESSAGES, ...extra });
+
+/**
+ * Starts the mock upstream and one workerd per Worker. Returns the servers
+ * by name; every one of them has its CPU recorded during every wrk run.
+ * `workerdArgs[name]` adds arguments to that Worker's workerd (profile.mjs).
+ */
+export async function startServers({ repoRoot, tmp, workerdArgs = {} }) {
+  const mockPort = await freePort();
+  const mockLog = join(tmp, 'mock-upstream.log');
+  const mock = startServer('mock', process.execPath,
+    [join(repoRoot, 'tests/mock/upstream.mjs'), '--port', String(mockPort), '--api-key', PROVIDER_KEY],
+    { cwd: repoRoot, logFile: mockLog });
+  mock.url = `http://127.0.0.1:${mockPort}`;
+  await waitFor(async () => {
+    if (mock.exited) throw Object.assign(new Error(`the mock exited:\n${logTail(mockLog)}`), { fatal: true });
+    return answers(`${mock.url}/__mock/stats`);
+  }, { what: 'the mock upstream' });
+
+  const { main, compatibilityDate, compatibilityFlags } = wranglerSettings(repoRoot);
+  const compat = { compatibilityDate, compatibilityFlags };
+
+  const passthrough = await startWorker({
+    name: 'passthrough',
+    dir: join(tmp, 'passthrough'),
+    modules: moduleGraph(join(repoRoot, 'bench/passthrough.js')),
+    bindings: { UPSTREAM_ORIGIN: mock.url },
+    extraArgs: workerdArgs.passthrough,
+    ...compat,
+  });
+
+  // Edgeway as wrangler deploys it (`main` from wrangler.toml: worker-build's
+  // index.js plus the index_bg.wasm it imports). Only text bindings: the KV
+  // namespaces CACHE and KEYS and the D1 database LOGS in wrangler.toml are
+  // not used by the code yet, so they are left out here. A cache scenario
+  // will need them, and bare workerd has no built-in KV store: its
+  // `kvNamespace` binding needs a service implementing the KV API (which is
+  // what Miniflare provides).
+  const edgeway = await startWorker({
+    name: 'edgeway',
+    dir: join(tmp, 'edgeway'),
+    modules: moduleGraph(join(repoRoot, main)),
+    bindings: {
+      OPENAI_BASE_URL: `${mock.url}/v1`,
+      OPENAI_API_KEY: PROVIDER_KEY,
+      EDGEWAY_DEV_KEY: GATEWAY_KEY,
+    },
+    readyPath: '/healthz',
+    extraArgs: workerdArgs.edgeway,
+    ...compat,
+  });
+
+  return { mock, passthrough, edgeway };
+}
+
+/**
+ * The scenarios, in the order they run and are printed. `worker` names the
+ * server whose CPU is the Worker runtime's; `upstream` the mock's.
+ */
+export function scenarios({ mock, passthrough, edgeway }) {
+  const common = {
+    path: '/v1/chat/completions',
+    body: chatBody(),
+    streamBody: chatBody({ stream: true }),
+    upstream: 'mock',
+  };
+  const json = { 'Content-Type': 'application/json' };
+  return [
+    {
+      ...common,
+      id: 'mock',
+      label: '(a) mock direct',
+      url: `${mock.url}${common.path}`,
+      headers: { ...json, Authorization: `Bearer ${PROVIDER_KEY}` },
+      worker: null,
+    },
+    {
+      ...common,
+      id: 'passthrough',
+      label: '(b) JS pass-through',
+      url: `${passthrough.url}${common.path}`,
+      headers: { ...json, Authorization: `Bearer ${PROVIDER_KEY}` },
+      worker: 'passthrough',
+    },
+    {
+      ...common,
+      id: 'edgeway',
+      label: '(c) Edgeway',
+      url: `${edgeway.url}${common.path}`,
+      headers: { ...json, Authorization: `Bearer ${GATEWAY_KEY}` },
+      worker: 'edgeway',
+    },
+  ];
+}
+
+/** Side-by-side comparisons: subject against baseline, same runtime. */
+export const COMPARISONS = [
+  { id: 'edgeway-vs-passthrough', subject: 'edgeway', baseline: 'passthrough', label: '(c) − (b)', ratioLabel: '(c) / (b)' },
+];
+
+/**
+ * The issue's targets. `value(results)` picks the figure; it passes when
+ * `value op limit`. Sizes: KB = 1000 bytes.
+ */
+export const TARGETS = [
+  {
+    id: 'latency-p50-c1',
+    text: 'Edgeway adds < 0.5 ms at p50, concurrency 1',
+    value: (r) => r.comparisons['edgeway-vs-passthrough'].p50c1.diff,
+    op: '<', limit: 0.5, unit: 'ms', signed: true,
+  },
+  {
+    id: 'ttft',
+    text: 'Edgeway adds < 0.5 ms to time to first token',
+    value: (r) => r.comparisons['edgeway-vs-passthrough'].ttft.diff,
+    op: '<', limit: 0.5, unit: 'ms', signed: true,
+  },
+  {
+    id: 'throughput-c32',
+    text: 'Edgeway reaches ≥ 0.4× the throughput at concurrency 32',
+    value: (r) => r.comparisons['edgeway-vs-passthrough'].rps32.ratio,
+    op: '>=', limit: 0.4, unit: '×',
+  },
+  {
+    id: 'cpu-per-request',
+    text: 'Edgeway uses < 2× the CPU per request',
+    value: (r) => r.comparisons['edgeway-vs-passthrough'].workerCpu.ratio,
+    op: '<', limit: 2, unit: '×',
+  },
+  {
+    id: 'wasm-gzip',
+    text: 'gzipped wasm < 400 KB',
+    value: (r) => r.sizes.wasm.gzipBytes / 1000,
+    op: '<', limit: 400, unit: 'KB',
+  },
+];
