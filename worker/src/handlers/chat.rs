@@ -53,7 +53,7 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) 
     } else if chat.is_stream() {
         let log = ctx.log.take().ok_or_else(|| GatewayError::Internal { message: "log record missing".into() })?;
         let limits = StreamLimits { timeouts: route.timeouts, deadline_ms };
-        let started = LiveStream::start(upstream.body, chat.wants_stream_usage(), &provider.name, &ctx.request_id, limits, log, abort).await;
+        let started = LiveStream::start(upstream.body.into_stream(), chat.wants_stream_usage(), &provider.name, &ctx.request_id, limits, log, abort).await;
         let live = match started {
             Ok(live) => live,
             Err((error, log)) => {
@@ -70,9 +70,8 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) 
         respond::set(h, "cache-control", "no-cache");
         response
     } else {
-        let mut body = upstream.body;
         let wait = deadline_ms.saturating_sub(runtime::now_ms());
-        let bytes = runtime::within(wait, upstream::read_all(&mut body, MAX_ANSWER_BODY))
+        let bytes = runtime::within(wait, upstream.body.read_all(MAX_ANSWER_BODY))
             .await
             .ok_or_else(|| GatewayError::UpstreamTimeout { provider: provider.name.clone(), phase: "total deadline", waited_ms: wait })?
             .map_err(|message| GatewayError::UpstreamError { provider: provider.name.clone(), status: Some(upstream.status), message })?;
@@ -153,9 +152,8 @@ async fn call(
 
 /// Reads an upstream error body (bounded) and maps it to the caller's error.
 async fn upstream_failure(provider: &Provider, upstream: UpstreamResponse, api_key: Option<&str>, deadline_ms: u64) -> GatewayError {
-    let mut body = upstream.body;
     let wait = deadline_ms.saturating_sub(runtime::now_ms());
-    let bytes = runtime::within(wait, upstream::read_all(&mut body, MAX_ERROR_BODY))
+    let bytes = runtime::within(wait, upstream.body.read_all(MAX_ERROR_BODY))
         .await
         .and_then(Result::ok)
         .unwrap_or_default();

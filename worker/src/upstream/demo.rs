@@ -9,7 +9,7 @@ use edgeway_core::sse;
 use futures_util::StreamExt;
 use worker::Delay;
 
-use super::UpstreamResponse;
+use super::{UpstreamBody, UpstreamResponse};
 use crate::runtime;
 
 /// Answers `request` as the demo model `model`. `attempt` counts upstream
@@ -19,7 +19,7 @@ pub async fn call(model_name: &str, request: &ChatRequest, attempt: u32, word_de
     let model = DemoModel::parse(model_name)?;
     let answer = match demo::script(model, request, attempt) {
         DemoScript::Fail { status, body, .. } => {
-            return Ok(UpstreamResponse { status, body: futures_util::stream::iter([Ok(body.into_bytes())]).boxed_local() });
+            return Ok(UpstreamResponse { status, body: UpstreamBody::Stream(futures_util::stream::iter([Ok(body.into_bytes())]).boxed_local()) });
         }
         DemoScript::Answer(answer) => answer,
     };
@@ -36,7 +36,7 @@ pub async fn call(model_name: &str, request: &ChatRequest, attempt: u32, word_de
         return match answer.ending {
             DemoEnding::Complete => {
                 let body = serde_json::to_vec(&answer.completion(&id, created, &model_name)).map_err(|e| e.to_string())?;
-                Ok(UpstreamResponse { status: 200, body: futures_util::stream::iter([Ok(body)]).boxed_local() })
+                Ok(UpstreamResponse { status: 200, body: UpstreamBody::Stream(futures_util::stream::iter([Ok(body)]).boxed_local()) })
             }
             DemoEnding::StallAfter(_) => futures_util::future::pending().await,
             DemoEnding::DropAfter(_) => Err("the demo model dropped the connection".to_owned()),
@@ -80,7 +80,7 @@ pub async fn call(model_name: &str, request: &ChatRequest, attempt: u32, word_de
         }
     })
     .filter_map(|item| async move { item });
-    Ok(UpstreamResponse { status: 200, body: played.chain(tail).boxed_local() })
+    Ok(UpstreamResponse { status: 200, body: UpstreamBody::Stream(played.chain(tail).boxed_local()) })
 }
 
 fn encode(chunk: &ChatCompletionChunk) -> Vec<u8> {
