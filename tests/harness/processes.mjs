@@ -2,7 +2,7 @@
 // 127.0.0.1, always waited for by polling a condition (never a fixed sleep),
 // always stopped by PID (the whole process group) when the run ends.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,22 +65,43 @@ export function start(name, command, args, { env = {}, logFile, cwd = repoRoot }
   return { name, child, lines, pid: child.pid };
 }
 
-/** Stops a started process group: SIGTERM, then SIGKILL if it lingers. */
+/**
+ * Every descendant of `pid`. wrangler starts workerd in a process group of
+ * its own, so killing our child's group alone can leave workerd running.
+ */
+function descendants(pid) {
+  let out = '';
+  try { out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }); } catch { return []; }
+  const kids = out.split('\n').map((l) => Number(l.trim())).filter(Boolean);
+  return kids.flatMap((kid) => [kid, ...descendants(kid)]);
+}
+
+function signalTree(child, signal, tree) {
+  try { process.kill(-child.pid, signal); } catch { /* group gone */ }
+  for (const pid of tree) {
+    try { process.kill(pid, signal); } catch { /* gone */ }
+  }
+}
+
+/** Stops a started process and everything it started: SIGTERM, then SIGKILL if it lingers. */
 export async function stop(proc) {
   const { child } = proc;
   if (child.exitCode !== null || child.signalCode !== null) return;
+  const tree = descendants(child.pid);
   const exited = new Promise((r) => child.once('exit', r));
-  try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
-  const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5_000);
+  signalTree(child, 'SIGTERM', tree);
+  const timer = setTimeout(() => signalTree(child, 'SIGKILL', tree), 5_000);
   await exited;
   clearTimeout(timer);
+  // Whatever of the tree outlived its parent goes too.
+  for (const pid of tree) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
 }
 
-/** Kills every process this module started; for exit and signal handlers. */
+/** Kills every process this module started, and their descendants; for exit and signal handlers. */
 export function killAllNow() {
-  for (const child of children) {
-    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
-  }
+  for (const child of children) signalTree(child, 'SIGKILL', descendants(child.pid));
 }
 
 process.once('exit', killAllNow);

@@ -13,12 +13,7 @@ pub fn authenticate(request: &Request, env: &Env) -> Result<(), GatewayError> {
     let presented = presented_key(request).ok_or(GatewayError::InvalidApiKey {
         reason: "no API key: send `Authorization: Bearer <gateway key>`",
     })?;
-    let expected = env
-        .secret(DEV_KEY_SECRET)
-        .map(|s| s.to_string())
-        .ok()
-        .filter(|k| !k.is_empty())
-        .ok_or(GatewayError::InvalidApiKey { reason: "this gateway has no keys configured yet" })?;
+    let expected = crate::settings::get(env, DEV_KEY_SECRET).ok_or(GatewayError::InvalidApiKey { reason: "this gateway has no keys configured yet" })?;
     if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
         Ok(())
     } else {

@@ -15,6 +15,7 @@ mod http;
 mod relay;
 mod router;
 mod runtime;
+mod settings;
 mod upstream;
 
 use worker::{event, Context, Env, Request, Response, Result};

@@ -349,25 +349,23 @@ impl ChatRequest {
 /// a missing or wrongly typed field is `invalid_request` naming the field's
 /// path (`messages[1].role`).
 pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, GatewayError> {
-    // First make sure it is JSON at all, so syntax errors and type errors get
-    // different codes.
-    let value: Value = serde_json::from_slice(body).map_err(|e| GatewayError::InvalidJson {
-        detail: e.to_string(),
-    })?;
-    if !value.is_object() {
-        return Err(GatewayError::InvalidRequest {
-            param: String::new(),
-            message: "the request body must be a JSON object".into(),
-        });
-    }
-    let request: ChatRequest = serde_path_to_error::deserialize(value).map_err(|e| {
+    use serde_json::error::Category;
+    // One pass straight into the typed request; serde_json's error category
+    // tells a syntax error (invalid_json) from a type error (invalid_request,
+    // with the field's path from serde_path_to_error).
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let request: ChatRequest = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
-        let param = if path == "." { String::new() } else { path };
-        GatewayError::InvalidRequest {
-            message: describe_serde_error(&param, &e.into_inner().to_string()),
-            param,
+        let inner = e.into_inner();
+        match inner.classify() {
+            Category::Syntax | Category::Eof | Category::Io => GatewayError::InvalidJson { detail: inner.to_string() },
+            Category::Data => {
+                let param = if path == "." { String::new() } else { path };
+                GatewayError::InvalidRequest { message: describe_serde_error(&param, &inner.to_string()), param }
+            }
         }
     })?;
+    deserializer.end().map_err(|e| GatewayError::InvalidJson { detail: e.to_string() })?;
     request.validate()?;
     Ok(request)
 }
@@ -379,7 +377,9 @@ fn describe_serde_error(param: &str, detail: &str) -> String {
     } else {
         detail
     };
-    if param.is_empty() {
+    if param.is_empty() && detail.starts_with("invalid type") {
+        "the request body must be a JSON object".to_owned()
+    } else if param.is_empty() {
         format!("invalid request: {detail}")
     } else {
         format!("invalid field `{param}`: {detail}")
@@ -442,6 +442,8 @@ mod tests {
     #[test]
     fn malformed_json_is_invalid_json() {
         assert!(matches!(parse("{\"model\":"), Err(GatewayError::InvalidJson { .. })));
+        assert!(matches!(parse("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]} trailing"), Err(GatewayError::InvalidJson { .. })));
+        assert!(matches!(parse(""), Err(GatewayError::InvalidJson { .. })));
     }
 
     #[test]

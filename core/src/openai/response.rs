@@ -65,10 +65,13 @@ pub struct ResponseMessage {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// Tokens in the prompt.
+    #[serde(default)]
     pub prompt_tokens: u64,
     /// Tokens generated.
+    #[serde(default)]
     pub completion_tokens: u64,
     /// Their sum.
+    #[serde(default)]
     pub total_tokens: u64,
 }
 

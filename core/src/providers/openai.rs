@@ -5,10 +5,11 @@
 //! the gateway needs the final usage chunk for logs and cost even when the
 //! caller did not ask for it (the relay hides it from such callers).
 
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::UpstreamRequest;
-use crate::openai::{ChatCompletion, ChatRequest, StreamOptions};
+use crate::openai::{ChatRequest, StreamOptions, Usage};
 use crate::GatewayError;
 
 /// Builds the upstream request for `POST {base_url}/chat/completions`.
@@ -85,13 +86,41 @@ pub fn error_from_status(provider: &str, secret_name: Option<&str>, status: u16,
     }
 }
 
-/// Checks a 2xx non-streaming body: it must be a `chat.completion`.
-pub fn parse_completion(provider: &str, body: &[u8]) -> Result<ChatCompletion, GatewayError> {
-    serde_json::from_slice(body).map_err(|e| GatewayError::UpstreamError {
+/// What the gateway reads from a non-streamed answer. The body itself is
+/// forwarded byte for byte, so only the parts the gateway needs are parsed;
+/// the rest is skipped, not built.
+#[derive(Debug, Deserialize)]
+pub struct CompletionSummary {
+    /// Token usage, if reported.
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    /// The choices, checked for presence and shape only.
+    pub choices: Vec<ChoiceSummary>,
+}
+
+/// The part of a choice the gateway reads.
+#[derive(Debug, Deserialize)]
+pub struct ChoiceSummary {
+    /// `stop`, `length`, `tool_calls`, `content_filter`.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+    #[serde(default)]
+    message: Option<IgnoredAny>,
+}
+
+/// Checks a 2xx non-streaming body: it must look like a `chat.completion`
+/// (an object with a `choices` array of messages).
+pub fn parse_completion(provider: &str, body: &[u8]) -> Result<CompletionSummary, GatewayError> {
+    let malformed = |detail: String| GatewayError::UpstreamError {
         provider: provider.to_owned(),
         status: Some(200),
-        message: format!("the answer is not a valid chat completion ({e})"),
-    })
+        message: format!("the answer is not a valid chat completion ({detail})"),
+    };
+    let summary: CompletionSummary = serde_json::from_slice(body).map_err(|e| malformed(e.to_string()))?;
+    if summary.choices.iter().any(|c| c.message.is_none()) {
+        return Err(malformed("a choice has no message".to_owned()));
+    }
+    Ok(summary)
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -158,6 +187,10 @@ mod tests {
     #[test]
     fn malformed_completion_is_an_upstream_error() {
         assert_eq!(parse_completion("openai", b"{\"id\":").unwrap_err().code(), "upstream_error");
+        assert_eq!(parse_completion("openai", b"{\"choices\":[{\"index\":0}]}").unwrap_err().code(), "upstream_error");
+        let ok = parse_completion("openai", br#"{"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#).unwrap();
+        assert_eq!(ok.usage, Some(Usage::new(3, 1)));
+        assert_eq!(ok.choices[0].finish_reason.as_deref(), Some("stop"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::context::RequestContext;
 use crate::http::{body, respond};
 use crate::relay::{LiveStream, StreamLimits};
 use crate::upstream::{self, UpstreamResponse};
-use crate::{config, runtime};
+use crate::{config, runtime, settings};
 
 /// Upstream error bodies are read only this far: enough for any real error.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -44,7 +44,7 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) 
     }
 
     let deadline_ms = ctx.started_ms + route.timeouts.total_ms;
-    let abort = AbortOnDrop::linked_to(request);
+    let abort = AbortOnDrop::for_request(request);
     let api_key = api_key(provider, env)?;
     let upstream = call(provider, target, route, &chat, api_key.as_deref(), env, &abort, deadline_ms).await?;
 
@@ -99,9 +99,9 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) 
 /// The provider's API key from its secret, if it needs one.
 fn api_key(provider: &Provider, env: &Env) -> Result<Option<String>, GatewayError> {
     let Some(name) = &provider.api_key_secret else { return Ok(None) };
-    match env.secret(name).map(|s| s.to_string()) {
-        Ok(key) if !key.is_empty() => Ok(Some(key)),
-        _ => Err(GatewayError::GatewayMisconfigured {
+    match settings::get(env, name) {
+        Some(key) => Ok(Some(key)),
+        None => Err(GatewayError::GatewayMisconfigured {
             message: format!("provider {} needs the secret {name}, which is not set", provider.name),
         }),
     }
@@ -128,11 +128,7 @@ async fn call(
     let sent = match provider.kind {
         ProviderKind::Demo => runtime::within(wait, upstream::demo::call(&target.model, chat, 0, provider.word_delay_ms)).await,
         ProviderKind::OpenAi => {
-            let base_url = env
-                .var(&provider.base_url_var())
-                .map(|v| v.to_string())
-                .ok()
-                .filter(|v| !v.is_empty())
+            let base_url = settings::get(env, &provider.base_url_var())
                 .map(|v| v.trim_end_matches('/').to_owned())
                 .unwrap_or_else(|| provider.base_url.clone());
             let request = openai::chat_request(&base_url, api_key, &target.model, chat)?;
