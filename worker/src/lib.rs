@@ -16,6 +16,7 @@ mod relay;
 mod router;
 mod runtime;
 mod settings;
+mod timer;
 mod upstream;
 
 use worker::{event, Context, Env, Request, Response, Result};

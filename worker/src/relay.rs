@@ -26,6 +26,8 @@ pub struct LiveStream {
     idle_ms: u64,
     first_token_ms: u64,
     deadline_ms: u64,
+    last_activity_ms: u64,
+    watchdog: runtime::Watchdog,
     upstream_ended: bool,
     log: RequestLog,
     logged: bool,
@@ -63,6 +65,8 @@ impl LiveStream {
             idle_ms: limits.timeouts.idle_ms,
             first_token_ms: limits.timeouts.first_token_ms,
             deadline_ms: limits.deadline_ms,
+            last_activity_ms: runtime::now_ms(),
+            watchdog: runtime::Watchdog::default(),
             upstream_ended: false,
             log,
             logged: false,
@@ -85,19 +89,26 @@ impl LiveStream {
     /// Reads one upstream piece and relays it. An error before the first
     /// event is returned; after it, it becomes the stream's final event.
     async fn pump(&mut self) -> Result<(), GatewayError> {
-        let now = runtime::now_ms();
         let (phase, wait) = match self.relay.state() {
             RelayState::ExpectFirstEvent => ("first token", self.first_token_ms),
             _ => ("idle", self.idle_ms),
         };
-        let left = self.deadline_ms.saturating_sub(now);
-        let (phase, wait) = if left < wait { ("total deadline", left) } else { (phase, wait) };
-        let failure = match runtime::within(wait, self.upstream.next()).await {
-            None => GatewayError::UpstreamTimeout { provider: self.provider.clone(), phase, waited_ms: wait },
-            Some(Some(Ok(bytes))) => match self.relay.on_upstream_bytes(&bytes, runtime::now_ms(), &mut self.pending) {
-                Ok(()) => return Ok(()),
-                Err(reason) => self.upstream_error(reason),
+        let phase_due = self.last_activity_ms + wait;
+        let (phase, due) = if self.deadline_ms < phase_due { ("total deadline", self.deadline_ms) } else { (phase, phase_due) };
+        let failure = match self.watchdog.race(due, self.upstream.next()).await {
+            None => GatewayError::UpstreamTimeout {
+                provider: self.provider.clone(),
+                phase,
+                waited_ms: due.saturating_sub(self.last_activity_ms),
             },
+            Some(Some(Ok(bytes))) => {
+                let now = runtime::now_ms();
+                self.last_activity_ms = now;
+                match self.relay.on_upstream_bytes(&bytes, now, &mut self.pending) {
+                    Ok(()) => return Ok(()),
+                    Err(reason) => self.upstream_error(reason),
+                }
+            }
             Some(Some(Err(reason))) => self.upstream_error(reason),
             Some(None) => {
                 self.upstream_ended = true;

@@ -33,9 +33,46 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 /// (the future is dropped, which cancels it).
 pub async fn within<F: std::future::Future>(ms: u64, future: F) -> Option<F::Output> {
     use futures_util::future::{select, Either};
-    let timer = worker::Delay::from(std::time::Duration::from_millis(ms));
+    let timer = crate::timer::Timer::new(ms);
     match select(std::pin::pin!(future), timer).await {
         Either::Left((output, _)) => Some(output),
         Either::Right(_) => None,
+    }
+}
+
+/// A timeout for a sequence of waits whose deadline keeps moving, like the
+/// idle time between stream chunks. Re-arming a timer for every chunk costs
+/// a JS timer and a closure each time; this keeps one timer and only
+/// replaces it when it would fire too late. A timer that fires too early
+/// (the deadline moved on since) is simply re-armed for the rest.
+#[derive(Default)]
+pub struct Watchdog {
+    timer: Option<std::pin::Pin<Box<crate::timer::Timer>>>,
+    fires_at: u64,
+}
+
+impl Watchdog {
+    /// Runs `future` until `due_ms` (ms since epoch); `None` if the deadline
+    /// came first.
+    pub async fn race<F: std::future::Future>(&mut self, due_ms: u64, future: F) -> Option<F::Output> {
+        use futures_util::future::{select, Either};
+        let mut future = std::pin::pin!(future);
+        loop {
+            let now = now_ms();
+            if now >= due_ms {
+                return None;
+            }
+            let timer = match self.timer.as_mut() {
+                Some(timer) if self.fires_at <= due_ms => timer,
+                _ => {
+                    self.fires_at = due_ms;
+                    self.timer.insert(Box::pin(crate::timer::Timer::new(due_ms - now)))
+                }
+            };
+            match select(future.as_mut(), timer.as_mut()).await {
+                Either::Left((output, _)) => return Some(output),
+                Either::Right(_) => self.timer = None,
+            }
+        }
     }
 }

@@ -1,16 +1,14 @@
 //! Playing the demo model's script (decided by `edgeway_core::demo`) with
 //! real timers, producing what an OpenAI-compatible server would send.
 
-use std::time::Duration;
-
 use edgeway_core::demo::{self, DemoEnding, DemoModel, DemoScript};
 use edgeway_core::openai::{ChatCompletionChunk, ChatRequest};
 use edgeway_core::sse;
 use futures_util::StreamExt;
-use worker::Delay;
 
 use super::{UpstreamBody, UpstreamResponse};
 use crate::runtime;
+use crate::timer::Timer;
 
 /// Answers `request` as the demo model `model`. `attempt` counts upstream
 /// attempts within this gateway request (for `flaky-<n>`).
@@ -24,7 +22,7 @@ pub async fn call(model_name: &str, request: &ChatRequest, attempt: u32, word_de
         DemoScript::Answer(answer) => answer,
     };
     if answer.header_delay_ms > 0 {
-        Delay::from(Duration::from_millis(answer.header_delay_ms)).await;
+        Timer::new(answer.header_delay_ms).await;
     }
     let id = edgeway_core::ids::completion_id(runtime::random_bytes());
     let created = runtime::now_ms() / 1000;
@@ -68,7 +66,7 @@ pub async fn call(model_name: &str, request: &ChatRequest, attempt: u32, word_de
     let ending = answer.ending;
     let played = futures_util::stream::iter(steps).then(|(delay, bytes)| async move {
         if delay > 0 {
-            Delay::from(Duration::from_millis(delay)).await;
+            Timer::new(delay).await;
         }
         Ok::<_, String>(bytes)
     });
