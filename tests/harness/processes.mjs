@@ -106,7 +106,12 @@ export function killAllNow() {
 
 process.once('exit', killAllNow);
 for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => { killAllNow(); process.exit(130); });
+  // Stop gracefully first (wrangler then stops its own workerd), so that an
+  // interrupted run leaves nothing behind; killAllNow on exit is the backstop.
+  process.once(signal, async () => {
+    await Promise.all([...children].map((child) => stop({ child })));
+    process.exit(130);
+  });
 }
 
 /** A fresh temporary directory, removed by the returned function. */
