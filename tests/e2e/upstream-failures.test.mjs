@@ -64,7 +64,7 @@ test('a stream whose first token never comes is upstream_timeout (504), not a hu
 });
 
 test('connection refused is upstream_error (502)', async () => {
-  // The llama route's provider points at a port where nothing listens.
+  // The harness points the llama route's provider at a port where nothing listens.
   const res = await chat(ask('llama', 'anyone there?'));
   const error = await expectError(res, 502, 'upstream_error', assert);
   assert.match(error.message, /ollama/);

@@ -24,10 +24,14 @@ export async function startStack({ logDir, vars = {} } = {}) {
 
   const port = await freePort();
   const inspectorPort = await freePort();
+  // A port nothing listens on: the `llama` route's provider, for
+  // connection-refused tests, whatever the developer runs locally.
+  const closedPort = await freePort();
   const allVars = {
     EDGEWAY_DEV_KEY: TEST_GATEWAY_KEY,
     OPENAI_API_KEY: TEST_PROVIDER_KEY,
     OPENAI_BASE_URL: `${mockUrl}/v1`,
+    OLLAMA_BASE_URL: `http://127.0.0.1:${closedPort}/v1`,
     ...vars,
   };
   const args = ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
