@@ -1,0 +1,78 @@
+//! Hostile input never panics: arbitrary bytes into every parser a caller or
+//! an upstream can reach. A panic in the worker aborts the whole isolate, so
+//! these properties matter more than any single fixture.
+
+use edgeway_core::openai::parse_chat_request;
+use edgeway_core::providers::openai::{error_from_status, parse_completion};
+use edgeway_core::relay::StreamRelay;
+use edgeway_core::sse::SseParser;
+use proptest::prelude::*;
+
+/// Bytes that look like JSON often enough to reach deep into the parsers.
+fn jsonish() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..256),
+        "[ -~]{0,200}".prop_map(String::into_bytes),
+        proptest::collection::vec(
+            prop_oneof![
+                Just("{\"model\":\"m\",\"messages\":[".to_owned()),
+                Just("{\"role\":\"user\",\"content\":".to_owned()),
+                Just("\"x\"".to_owned()),
+                Just("[{\"type\":\"text\",\"text\":\"a\"}]".to_owned()),
+                Just("]}".to_owned()),
+                Just(",".to_owned()),
+                Just("null".to_owned()),
+                Just("1e999".to_owned()),
+                Just("\"\\ud800\"".to_owned()),
+            ],
+            0..12,
+        )
+        .prop_map(|parts| parts.concat().into_bytes()),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn request_parsing_never_panics(body in jsonish()) {
+        let _ = parse_chat_request(&body);
+    }
+
+    #[test]
+    fn upstream_answers_and_errors_never_panic(body in jsonish(), status in 100u16..600) {
+        let _ = parse_completion("p", &body);
+        let _ = error_from_status("p", Some("KEY"), status, &body);
+    }
+
+    #[test]
+    fn stream_relay_never_panics_and_always_ends(chunks in proptest::collection::vec(jsonish(), 0..8)) {
+        let mut relay = StreamRelay::new(true);
+        let mut out = Vec::new();
+        let mut failed = None;
+        for chunk in &chunks {
+            let mut framed = b"data: ".to_vec();
+            framed.extend_from_slice(chunk);
+            framed.extend_from_slice(b"\n\n");
+            if let Err(reason) = relay.on_upstream_bytes(&framed, 1, &mut out) {
+                failed = Some(reason);
+                break;
+            }
+        }
+        if failed.is_none() {
+            failed = relay.on_upstream_end(&mut out).err();
+        }
+        if let Some(reason) = failed {
+            relay.fail(&reason, "req_x", &mut out);
+        }
+        // Whatever came in, the caller's stream ends in [DONE] or an error event.
+        let text = String::from_utf8_lossy(&out);
+        prop_assert!(text.ends_with("data: [DONE]\n\n") || text.contains("\"stream_interrupted\""));
+    }
+
+    #[test]
+    fn sse_parser_never_panics_on_raw_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let mut parser = SseParser::with_max_event_bytes(64);
+        let mut events = Vec::new();
+        let _ = parser.push(&bytes, &mut events);
+        let _ = parser.finish();
+    }
+}
