@@ -35,12 +35,14 @@ pub struct LiveStream {
     abort: AbortOnDrop,
 }
 
-/// What the route allows for the stream.
+/// How long the stream may take.
 pub struct StreamLimits {
     /// Timeouts of the route.
     pub timeouts: Timeouts,
     /// When the whole request must be over (ms since epoch).
     pub deadline_ms: u64,
+    /// The request's timer, carried over from waiting for the headers.
+    pub watchdog: runtime::Watchdog,
 }
 
 impl LiveStream {
@@ -66,7 +68,7 @@ impl LiveStream {
             first_token_ms: limits.timeouts.first_token_ms,
             deadline_ms: limits.deadline_ms,
             last_activity_ms: runtime::now_ms(),
-            watchdog: runtime::Watchdog::default(),
+            watchdog: limits.watchdog,
             upstream_ended: false,
             log,
             logged: false,

@@ -29,17 +29,6 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
-/// Runs `future` for at most `ms` milliseconds; `None` if time ran out first
-/// (the future is dropped, which cancels it).
-pub async fn within<F: std::future::Future>(ms: u64, future: F) -> Option<F::Output> {
-    use futures_util::future::{select, Either};
-    let timer = crate::timer::Timer::new(ms);
-    match select(std::pin::pin!(future), timer).await {
-        Either::Left((output, _)) => Some(output),
-        Either::Right(_) => None,
-    }
-}
-
 /// A timeout for a sequence of waits whose deadline keeps moving, like the
 /// idle time between stream chunks. Re-arming a timer for every chunk costs
 /// a JS timer and a closure each time; this keeps one timer and only

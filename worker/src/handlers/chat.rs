@@ -46,13 +46,16 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) 
     let deadline_ms = ctx.started_ms + route.timeouts.total_ms;
     let abort = AbortOnDrop::for_request(request);
     let api_key = api_key(provider, env)?;
-    let upstream = call(provider, target, route, &chat, api_key.as_deref(), env, &abort, deadline_ms).await?;
+    // One timer serves every wait of this request: it is only replaced when
+    // a wait must end sooner than the timer would fire.
+    let mut watchdog = runtime::Watchdog::default();
+    let upstream = call(provider, target, route, &chat, api_key.as_deref(), env, &abort, deadline_ms, &mut watchdog).await?;
 
     let response = if !(200..300).contains(&upstream.status) {
-        return Err(upstream_failure(provider, upstream, api_key.as_deref(), deadline_ms).await);
+        return Err(upstream_failure(provider, upstream, api_key.as_deref(), deadline_ms, &mut watchdog).await);
     } else if chat.is_stream() {
         let log = ctx.log.take().ok_or_else(|| GatewayError::Internal { message: "log record missing".into() })?;
-        let limits = StreamLimits { timeouts: route.timeouts, deadline_ms };
+        let limits = StreamLimits { timeouts: route.timeouts, deadline_ms, watchdog };
         let started = LiveStream::start(upstream.body.into_stream(), chat.wants_stream_usage(), &provider.name, &ctx.request_id, limits, log, abort).await;
         let live = match started {
             Ok(live) => live,
@@ -70,10 +73,14 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) 
         respond::set(h, "cache-control", "no-cache");
         response
     } else {
-        let wait = deadline_ms.saturating_sub(runtime::now_ms());
-        let bytes = runtime::within(wait, upstream.body.read_all(MAX_ANSWER_BODY))
+        let bytes = watchdog
+            .race(deadline_ms, upstream.body.read_all(MAX_ANSWER_BODY))
             .await
-            .ok_or_else(|| GatewayError::UpstreamTimeout { provider: provider.name.clone(), phase: "total deadline", waited_ms: wait })?
+            .ok_or_else(|| GatewayError::UpstreamTimeout {
+                provider: provider.name.clone(),
+                phase: "total deadline",
+                waited_ms: route.timeouts.total_ms,
+            })?
             .map_err(|message| GatewayError::UpstreamError { provider: provider.name.clone(), status: Some(upstream.status), message })?;
         let completion = openai::parse_completion(&provider.name, &bytes)?;
         abort.disarm();
@@ -108,7 +115,7 @@ fn api_key(provider: &Provider, env: &Env) -> Result<Option<String>, GatewayErro
 }
 
 /// Makes the upstream call and waits for its response headers.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // each is one fact of the attempt; a struct would only rename them
 async fn call(
     provider: &Provider,
     target: &Target,
@@ -118,21 +125,24 @@ async fn call(
     env: &Env,
     abort: &AbortOnDrop,
     deadline_ms: u64,
+    watchdog: &mut runtime::Watchdog,
 ) -> Result<UpstreamResponse, GatewayError> {
-    let left = deadline_ms.saturating_sub(runtime::now_ms());
-    let (phase, wait) = if left < route.timeouts.response_headers_ms {
-        ("total deadline", left)
+    let now = runtime::now_ms();
+    let headers_due = now + route.timeouts.response_headers_ms;
+    let (phase, due) = if deadline_ms < headers_due {
+        ("total deadline", deadline_ms)
     } else {
-        ("response headers", route.timeouts.response_headers_ms)
+        ("response headers", headers_due)
     };
+    let wait = due.saturating_sub(now);
     let sent = match provider.kind {
-        ProviderKind::Demo => runtime::within(wait, upstream::demo::call(&target.model, chat, 0, provider.word_delay_ms)).await,
+        ProviderKind::Demo => watchdog.race(due, upstream::demo::call(&target.model, chat, 0, provider.word_delay_ms)).await,
         ProviderKind::OpenAi => {
             let base_url = settings::get(env, &provider.base_url_var())
                 .map(|v| v.trim_end_matches('/').to_owned())
                 .unwrap_or_else(|| provider.base_url.clone());
             let request = openai::chat_request(&base_url, api_key, &target.model, chat)?;
-            runtime::within(wait, upstream::http::send(&request, abort.signal())).await
+            watchdog.race(due, upstream::http::send(&request, abort.signal())).await
         }
     };
     match sent {
@@ -147,9 +157,15 @@ async fn call(
 }
 
 /// Reads an upstream error body (bounded) and maps it to the caller's error.
-async fn upstream_failure(provider: &Provider, upstream: UpstreamResponse, api_key: Option<&str>, deadline_ms: u64) -> GatewayError {
-    let wait = deadline_ms.saturating_sub(runtime::now_ms());
-    let bytes = runtime::within(wait, upstream.body.read_all(MAX_ERROR_BODY))
+async fn upstream_failure(
+    provider: &Provider,
+    upstream: UpstreamResponse,
+    api_key: Option<&str>,
+    deadline_ms: u64,
+    watchdog: &mut runtime::Watchdog,
+) -> GatewayError {
+    let bytes = watchdog
+        .race(deadline_ms, upstream.body.read_all(MAX_ERROR_BODY))
         .await
         .and_then(Result::ok)
         .unwrap_or_default();
