@@ -23,3 +23,4 @@ pub mod ids;
 pub mod log;
 pub mod providers;
 pub mod relay;
+pub mod reliability;
