@@ -20,3 +20,7 @@ pub const SHOULD_RETRY: &str = "x-should-retry";
 pub const WARNING: &str = "x-edgeway-warning";
 /// Same logical request across client retries.
 pub const IDEMPOTENCY_KEY: &str = "x-edgeway-idempotency-key";
+/// Pin a target: `provider/model`, where the key allows it.
+pub const TARGET: &str = "x-edgeway-target";
+/// `off` disables fallback to other targets for this request.
+pub const FALLBACK: &str = "x-edgeway-fallback";

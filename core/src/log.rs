@@ -54,8 +54,8 @@ pub struct RequestLog {
     pub outcome: Outcome,
     /// Streamed or not.
     pub stream: bool,
-    /// Upstream attempts made.
-    pub attempts: u32,
+    /// Every upstream attempt, in order.
+    pub attempts: Vec<AttemptLog>,
     /// Arrival to last byte (ms).
     pub latency_ms: u64,
     /// Arrival to first token (ms), for streams.
@@ -67,6 +67,23 @@ pub struct RequestLog {
     /// Completion tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokens_out: Option<u64>,
+}
+
+/// One upstream attempt: which target, how it went, how long it took.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttemptLog {
+    /// `provider/model`.
+    pub target: String,
+    /// `ok`, `retry`, `fallback`, `failed` (gave up), or `skipped` (open circuit).
+    pub outcome: &'static str,
+    /// Upstream HTTP status, if it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// What went wrong, for failed attempts (no secrets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Start of the attempt to its outcome (ms).
+    pub latency_ms: u64,
 }
 
 impl RequestLog {
@@ -87,7 +104,7 @@ impl RequestLog {
             error_code: None,
             outcome: Outcome::Ok,
             stream: false,
-            attempts: 0,
+            attempts: Vec::new(),
             latency_ms: 0,
             ttft_ms: None,
             tokens_in: None,

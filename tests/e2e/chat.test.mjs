@@ -94,7 +94,8 @@ test('each request gets one log record with route, target, usage and timing', as
   assert.equal(record.status, 200);
   assert.equal(record.outcome, 'ok');
   assert.equal(record.stream, true);
-  assert.equal(record.attempts, 1);
+  assert.equal(record.attempts.length, 1);
+  assert.deepEqual({ target: record.attempts[0].target, outcome: record.attempts[0].outcome }, { target: 'demo/echo', outcome: 'ok' });
   assert.ok(record.tokens_in > 0 && record.tokens_out > 0);
   assert.ok(record.ttft_ms >= 0 && record.ttft_ms <= record.latency_ms);
 

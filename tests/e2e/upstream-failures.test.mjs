@@ -6,9 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ask, chat, contentOf, expectError, gatewayLogText, logRecord, readEvents, scenario, scenarioState, PROVIDER_KEY } from './helpers.mjs';
 
+// Each test pins a target of its own (same provider, a model name only it
+// uses), so the failures it provokes open no circuit other tests go through.
 async function failing(step, { model = 'gpt-4o-mini', stream = false } = {}) {
   const { id, tag } = await scenario([step]);
-  const res = await chat(ask(model, `fail ${tag}`, { stream }));
+  const res = await chat(ask(model, `fail ${tag}`, { stream }), { headers: { 'x-edgeway-target': `openai/t-${id}` } });
   return { res, id };
 }
 
@@ -20,9 +22,11 @@ test('an upstream 500 is upstream_error (502) naming the provider and status', a
   assert.equal(res.headers.get('x-edgeway-provider'), 'openai');
 });
 
-test('an upstream 429 with Retry-After is upstream_error (502) when nothing else can be tried', async () => {
-  const { res } = await failing({ status: 429, retryAfter: '1' });
+test('an upstream 429 with Retry-After is upstream_error (502) once retries on the only target are spent', async () => {
+  const { res, id } = await failing({ status: 429, retryAfter: '1' });
   await expectError(res, 502, 'upstream_error', assert);
+  assert.equal(res.headers.get('x-edgeway-attempts'), '3');
+  assert.equal((await scenarioState(id)).requests, 3);
 });
 
 test('an upstream that rejects our key is gateway_misconfigured, and its message (with the key) is not echoed', async () => {
@@ -42,7 +46,7 @@ test('an upstream 400 is passed back as the caller\'s error with the upstream co
 });
 
 test('malformed JSON from the upstream is upstream_error (502)', async () => {
-  const { res } = await failing({ malformed: 'json' });
+  const { res } = await failing({ malformed: 'json' }, { model: 'openai-fast' });
   const error = await expectError(res, 502, 'upstream_error', assert);
   assert.match(error.message, /not a valid chat completion/);
 });
@@ -101,7 +105,10 @@ test('malformed SSE from the upstream ends the stream with stream_interrupted', 
 });
 
 test('the demo provider\'s fault models fail the same way', async () => {
-  await expectError(await chat(ask('demo-fail', 'x')), 502, 'upstream_error', assert);
+  const failed = await chat(ask('demo-fail', 'x'));
+  // Retried (or skipped once its circuit opened): either way one clear error.
+  assert.ok([502, 503].includes(failed.status), String(failed.status));
+  assert.match((await failed.json()).error.code, /^upstream_(error|unavailable)$/);
   const dropped = await readEvents(await chat(ask('demo-drop', 'one two three four five six', { stream: true })));
   assert.equal(JSON.parse(dropped.at(-1).data).error.code, 'stream_interrupted');
 });

@@ -6,7 +6,9 @@
 //! the CSPRNG (`runtime`), talks to the network and the bindings, and turns
 //! core's errors into responses.
 
+mod attempt;
 mod auth;
+mod breakers;
 mod cancel;
 mod config;
 mod context;

@@ -29,8 +29,8 @@ pub struct LiveStream {
     last_activity_ms: u64,
     watchdog: runtime::Watchdog,
     upstream_ended: bool,
-    log: RequestLog,
-    logged: bool,
+    /// Attached when the stream is handed to the caller; taken when written.
+    log: Option<RequestLog>,
     log_sink: Option<futures_channel::oneshot::Sender<RequestLog>>,
     abort: AbortOnDrop,
 }
@@ -55,9 +55,8 @@ impl LiveStream {
         provider: &str,
         request_id: &str,
         limits: StreamLimits,
-        log: RequestLog,
         abort: AbortOnDrop,
-    ) -> Result<Self, (GatewayError, RequestLog)> {
+    ) -> Result<Self, GatewayError> {
         let mut live = Self {
             upstream,
             relay: StreamRelay::new(caller_wants_usage),
@@ -70,17 +69,14 @@ impl LiveStream {
             last_activity_ms: runtime::now_ms(),
             watchdog: limits.watchdog,
             upstream_ended: false,
-            log,
-            logged: false,
+            log: None,
             log_sink: None,
             abort,
         };
         while live.relay.state() == RelayState::ExpectFirstEvent {
-            if let Err(error) = live.pump().await {
-                // The caller gets a plain error and the router logs it.
-                live.logged = true;
-                return Err((error, live.log.clone()));
-            }
+            // Nothing reached the caller yet: the failure is a plain error
+            // (or a retry), and the request's own log record tells of it.
+            live.pump().await?;
             if live.upstream_ended {
                 break;
             }
@@ -136,8 +132,9 @@ impl LiveStream {
     /// record goes to the returned receiver when the stream ends, however it
     /// ends; the router awaits it in `wait_until`, which also keeps the
     /// runtime from discarding the record when the caller disconnects.
-    pub fn into_body(mut self) -> (impl futures_util::Stream<Item = Result<Vec<u8>, worker::Error>>, futures_channel::oneshot::Receiver<RequestLog>) {
+    pub fn into_body(mut self, log: RequestLog) -> (impl futures_util::Stream<Item = Result<Vec<u8>, worker::Error>>, futures_channel::oneshot::Receiver<RequestLog>) {
         let (sender, receiver) = futures_channel::oneshot::channel();
+        self.log = Some(log);
         self.log_sink = Some(sender);
         (self.body(), receiver)
     }
@@ -162,10 +159,7 @@ impl LiveStream {
 
     /// Writes the log record once the stream is over.
     fn finish(&mut self) {
-        if std::mem::replace(&mut self.logged, true) {
-            return;
-        }
-        let log = &mut self.log;
+        let Some(mut log) = self.log.take() else { return };
         let summary = self.relay.summary();
         let now = runtime::now_ms();
         log.latency_ms = now.saturating_sub(log.time_ms);
@@ -187,14 +181,14 @@ impl LiveStream {
             log.error_code = None;
         }
         if let Some(sink) = self.log_sink.take() {
-            let _ = sink.send(log.clone());
+            let _ = sink.send(log);
         }
     }
 }
 
 impl Drop for LiveStream {
     fn drop(&mut self) {
-        // Not logged yet means the caller left before the end; the
+        // A log still held means the caller left before the end; the
         // abort guard drops next and cancels the upstream call.
         self.finish();
     }

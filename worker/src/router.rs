@@ -98,7 +98,8 @@ fn gateway_headers(response: &Response, log: &RequestLog) {
             respond::set(h, name, value);
         }
     }
-    if log.attempts > 0 {
-        respond::set(h, headers::ATTEMPTS, &log.attempts.to_string());
+    let calls = log.attempts.iter().filter(|a| a.outcome != "skipped").count();
+    if calls > 0 {
+        respond::set(h, headers::ATTEMPTS, &calls.to_string());
     }
 }

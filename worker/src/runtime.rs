@@ -65,3 +65,12 @@ impl Watchdog {
         }
     }
 }
+
+/// The runtime's CSPRNG as core's `Rng` (for backoff jitter and weights).
+pub struct CryptoRng;
+
+impl edgeway_core::reliability::rng::Rng for CryptoRng {
+    fn next_u64(&mut self) -> u64 {
+        u64::from_le_bytes(random_bytes())
+    }
+}

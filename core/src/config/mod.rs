@@ -10,7 +10,9 @@ mod validate;
 
 use std::collections::BTreeMap;
 
-pub use raw::{RawConfig, RawGateway, RawProvider, RawRoute, RawTimeouts};
+pub use raw::{RawConfig, RawGateway, RawProvider, RawRetry, RawRoute, RawTimeouts};
+
+use crate::reliability::attempts::RetryPolicy;
 pub use validate::{ConfigError, ConfigErrors};
 
 /// A validated configuration, ready to route requests.
@@ -90,6 +92,8 @@ pub struct Route {
     pub targets: Vec<Target>,
     /// Timeouts for this route.
     pub timeouts: Timeouts,
+    /// Retries and fallback for this route.
+    pub retry: RetryPolicy,
 }
 
 /// One provider + upstream model pair.
@@ -130,6 +134,22 @@ impl Config {
     pub fn provider(&self, name: &str) -> Option<&Provider> {
         self.providers.get(name)
     }
+
+    /// Parses a caller's pinned target (`x-edgeway-target: provider/model`),
+    /// checking that the provider exists and, for the demo, that the model
+    /// names a demo behaviour.
+    pub fn pinned_target(&self, spec: &str) -> Result<Target, String> {
+        let (provider, model) = spec
+            .trim()
+            .split_once('/')
+            .filter(|(p, m)| !p.is_empty() && !m.is_empty())
+            .ok_or_else(|| format!("expected \"provider/model\", got {spec:?}"))?;
+        let known = self.provider(provider).ok_or_else(|| format!("unknown provider {provider:?}"))?;
+        if known.kind == ProviderKind::Demo {
+            crate::demo::DemoModel::parse(model)?;
+        }
+        Ok(Target { provider: provider.to_owned(), model: model.to_owned() })
+    }
 }
 
 #[cfg(test)]
@@ -148,5 +168,15 @@ mod tests {
         }
         let json = serde_json::to_string(&raw).unwrap();
         assert_eq!(Config::from_json(&json).unwrap(), config);
+    }
+
+    #[test]
+    fn a_pinned_target_must_name_a_known_provider() {
+        let raw: RawConfig = toml::from_str(include_str!("../../../config/edgeway.toml")).unwrap();
+        let config = Config::from_raw(&raw).unwrap();
+        assert_eq!(config.pinned_target("openai/gpt-x").unwrap(), Target { provider: "openai".into(), model: "gpt-x".into() });
+        assert!(config.pinned_target("nope/x").unwrap_err().contains("unknown provider"));
+        assert!(config.pinned_target("demo/teleport").is_err());
+        assert!(config.pinned_target("no-slash").is_err());
     }
 }

@@ -14,6 +14,9 @@ pub struct RawConfig {
     /// Default upstream timeouts.
     #[serde(default)]
     pub timeouts: RawTimeouts,
+    /// Default retry policy.
+    #[serde(default)]
+    pub retry: RawRetry,
     /// `[providers.<name>]` tables.
     #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,
@@ -44,6 +47,20 @@ pub struct RawTimeouts {
     pub total_ms: Option<u64>,
 }
 
+/// `[retry]`, or a route's `retry`; every field optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    /// Retries on the same target after its first attempt.
+    pub max_retries: Option<u32>,
+    /// First backoff ceiling; doubles per retry.
+    pub backoff_base_ms: Option<u64>,
+    /// Largest backoff ceiling.
+    pub backoff_cap_ms: Option<u64>,
+    /// Whether to move to the next target when one fails.
+    pub fallback: Option<bool>,
+}
+
 /// `[providers.<name>]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,4 +89,7 @@ pub struct RawRoute {
     /// Route-specific timeouts, over the defaults.
     #[serde(default)]
     pub timeouts: RawTimeouts,
+    /// Route-specific retry policy, over the defaults.
+    #[serde(default)]
+    pub retry: RawRetry,
 }

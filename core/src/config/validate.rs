@@ -3,9 +3,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::raw::{RawConfig, RawProvider, RawTimeouts};
+use super::raw::{RawConfig, RawProvider, RawRetry, RawTimeouts};
 use super::{Config, Provider, ProviderKind, Route, Target, Timeouts};
 use crate::demo::DemoModel;
+use crate::reliability::attempts::RetryPolicy;
+use crate::reliability::backoff::Backoff;
+use crate::reliability::outcome::OutcomeRules;
 
 /// One problem in the config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +58,16 @@ const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
 /// The demo provider streams a word about every 20 ms, like a fast model.
 const DEFAULT_DEMO_WORD_DELAY_MS: u64 = 20;
 const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+/// Two retries with a 250 ms first ceiling: rides out a blip without
+/// stacking seconds of waiting in front of a caller (the cap bounds it).
+const DEFAULT_RETRY: RawRetry = RawRetry {
+    max_retries: Some(2),
+    backoff_base_ms: Some(250),
+    backoff_cap_ms: Some(2_000),
+    fallback: Some(true),
+};
+/// More retries than this only multiply load on a struggling upstream.
+const MAX_RETRIES: u32 = 10;
 
 struct Problems(Vec<ConfigError>);
 
@@ -72,6 +85,7 @@ pub(super) fn validate(raw: &RawConfig) -> Result<Config, ConfigErrors> {
         problems.add("gateway.max_request_bytes", "must be greater than 0");
     }
     let timeouts = timeouts(&raw.timeouts, DEFAULT_TIMEOUTS, "timeouts", &mut problems);
+    let default_retry = merge_retry(&raw.retry, &DEFAULT_RETRY);
 
     let mut providers = BTreeMap::new();
     for (name, provider) in &raw.providers {
@@ -108,9 +122,11 @@ pub(super) fn validate(raw: &RawConfig) -> Result<Config, ConfigErrors> {
             targets.push(Target { provider: provider_name.to_owned(), model: model.to_owned() });
         }
         let route_timeouts = self::timeouts(&route.timeouts, timeouts, &format!("{path}.timeouts"), &mut problems);
+        let retry_path = if route.retry == RawRetry::default() { "retry".to_owned() } else { format!("{path}.retry") };
+        let Some(retry) = retry_policy(&merge_retry(&route.retry, &default_retry), &retry_path, &mut problems) else { continue };
         routes.insert(
             alias.clone(),
-            Route { name: alias.clone(), description: route.description.clone(), targets, timeouts: route_timeouts },
+            Route { name: alias.clone(), description: route.description.clone(), targets, timeouts: route_timeouts, retry },
         );
     }
 
@@ -186,6 +202,36 @@ fn timeouts(raw: &RawTimeouts, base: Timeouts, path: &str, problems: &mut Proble
         }
     }
     t
+}
+
+fn merge_retry(over: &RawRetry, base: &RawRetry) -> RawRetry {
+    RawRetry {
+        max_retries: over.max_retries.or(base.max_retries),
+        backoff_base_ms: over.backoff_base_ms.or(base.backoff_base_ms),
+        backoff_cap_ms: over.backoff_cap_ms.or(base.backoff_cap_ms),
+        fallback: over.fallback.or(base.fallback),
+    }
+}
+
+fn retry_policy(raw: &RawRetry, path: &str, problems: &mut Problems) -> Option<RetryPolicy> {
+    let max_retries = raw.max_retries.unwrap_or(0);
+    if max_retries > MAX_RETRIES {
+        problems.add(format!("{path}.max_retries"), format!("at most {MAX_RETRIES}, got {max_retries}"));
+    }
+    let base = raw.backoff_base_ms.unwrap_or(1);
+    let cap = raw.backoff_cap_ms.unwrap_or(base);
+    match Backoff::new(base, cap) {
+        Ok(backoff) => Some(RetryPolicy {
+            max_retries,
+            backoff,
+            fallback: raw.fallback.unwrap_or(true),
+            rules: OutcomeRules::default(),
+        }),
+        Err(e) => {
+            problems.add(path, e.to_string());
+            None
+        }
+    }
 }
 
 fn is_valid_alias(alias: &str) -> bool {

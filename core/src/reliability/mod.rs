@@ -5,3 +5,4 @@ pub mod retry_after;
 pub mod rng;
 pub mod breaker;
 pub mod outcome;
+pub mod attempts;

@@ -1,23 +1,24 @@
 //! `POST /v1/chat/completions`: the request path of DESIGN.md, step by step.
+//!
+//! Parse → route → attempts (retries with backoff, fallback to the next
+//! target, open circuits skipped: `edgeway_core::reliability` decides,
+//! `crate::attempt` calls) → answer with the gateway's headers.
 
-use edgeway_core::config::{Provider, ProviderKind, Route, Target};
+use edgeway_core::config::{Route, Target};
 use edgeway_core::headers;
-use edgeway_core::openai::{parse_chat_request, ChatRequest};
-use edgeway_core::providers::{openai, redact_secret};
+use edgeway_core::log::AttemptLog;
+use edgeway_core::openai::parse_chat_request;
+use edgeway_core::reliability::attempts::{AttemptPlan, NextAttempt};
+use edgeway_core::reliability::breaker::Admission;
+use edgeway_core::reliability::outcome::{classify, Verdict};
 use edgeway_core::GatewayError;
 use worker::{Env, Request, Response};
 
-use crate::cancel::AbortOnDrop;
+use crate::attempt::{self, Answer, Attempts, Failure};
 use crate::context::RequestContext;
 use crate::http::{body, respond};
-use crate::relay::{LiveStream, StreamLimits};
-use crate::upstream::{self, UpstreamResponse};
-use crate::{config, runtime, settings};
-
-/// Upstream error bodies are read only this far: enough for any real error.
-const MAX_ERROR_BODY: usize = 64 * 1024;
-/// A non-streamed answer larger than this is refused rather than buffered.
-const MAX_ANSWER_BODY: usize = 16 * 1024 * 1024;
+use crate::timer::Timer;
+use crate::{breakers, config, runtime};
 
 /// Handles one chat completion.
 pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) -> Result<Response, GatewayError> {
@@ -29,154 +30,138 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) 
         log.route = Some(route.name.clone());
         log.stream = chat.is_stream();
     }
-
-    // One target for now; retries and fallback across targets come next.
-    let target = route.targets.first().ok_or_else(|| GatewayError::GatewayMisconfigured {
-        message: format!("route {} has no targets", route.name),
-    })?;
-    let provider = config.provider(&target.provider).ok_or_else(|| GatewayError::GatewayMisconfigured {
-        message: format!("route {} names unknown provider {}", route.name, target.provider),
-    })?;
-    if let Some(log) = &mut ctx.log {
-        log.provider = Some(provider.name.clone());
-        log.model = Some(target.model.clone());
-        log.attempts = 1;
-    }
-
     let deadline_ms = ctx.started_ms + route.timeouts.total_ms;
-    let abort = AbortOnDrop::for_request(request);
-    let api_key = api_key(provider, env)?;
-    // One timer serves every wait of this request: it is only replaced when
-    // a wait must end sooner than the timer would fire.
-    let mut watchdog = runtime::Watchdog::default();
-    let upstream = call(provider, target, route, &chat, api_key.as_deref(), env, &abort, deadline_ms, &mut watchdog).await?;
+    // A caller may pin one target and switch fallback off (every key may,
+    // until keys carry their own permissions).
+    let pinned = match request.headers().get(headers::TARGET).ok().flatten() {
+        Some(spec) => Some(config.pinned_target(&spec).map_err(|message| GatewayError::InvalidRequest {
+            param: headers::TARGET.to_owned(),
+            message: format!("invalid {}: {message}", headers::TARGET),
+        })?),
+        None => None,
+    };
+    let targets: &[Target] = match &pinned {
+        Some(target) => std::slice::from_ref(target),
+        None => &route.targets,
+    };
+    let mut policy = route.retry.clone();
+    if request.headers().get(headers::FALLBACK).ok().flatten().is_some_and(|v| v.eq_ignore_ascii_case("off")) {
+        policy.fallback = false;
+    }
+    let request_id = ctx.request_id.clone();
+    let attempts = Attempts { request, env, chat: &chat, route, request_id: &request_id, deadline_ms };
 
-    let response = if !(200..300).contains(&upstream.status) {
-        return Err(upstream_failure(provider, upstream, api_key.as_deref(), deadline_ms, &mut watchdog).await);
-    } else if chat.is_stream() {
-        let log = ctx.log.take().ok_or_else(|| GatewayError::Internal { message: "log record missing".into() })?;
-        let limits = StreamLimits { timeouts: route.timeouts, deadline_ms, watchdog };
-        let started = LiveStream::start(upstream.body.into_stream(), chat.wants_stream_usage(), &provider.name, &ctx.request_id, limits, log, abort).await;
-        let live = match started {
-            Ok(live) => live,
-            Err((error, log)) => {
-                ctx.log = Some(log);
-                return Err(error);
+    let mut plan = AttemptPlan::new(policy, targets.len(), deadline_ms);
+    let mut rng = runtime::CryptoRng;
+    let mut next = plan.first();
+    let mut calls = 0u32;
+    let mut last_failure: Option<Failure> = None;
+    while let NextAttempt::Try { target: index, after_ms } = next {
+        let Some(target) = targets.get(index) else { break };
+        let target_name = target.to_string();
+        if after_ms > 0 {
+            Timer::new(after_ms).await;
+        }
+        let started = runtime::now_ms();
+        if let Admission::Rejected { .. } = breakers::admit(&target_name, started) {
+            record(ctx, target, "skipped", None, None, 0);
+            next = plan.skip();
+            continue;
+        }
+        calls += 1;
+        match attempt::run(&attempts, target, calls - 1).await {
+            Ok(answer) => {
+                let now = runtime::now_ms();
+                breakers::on_success(&target_name, now);
+                record(ctx, target, "ok", Some(200), None, now.saturating_sub(started));
+                return answer_response(answer, route, target, ctx);
             }
-        };
-        let (body, stream_log) = live.into_body();
-        ctx.stream_log = Some(stream_log);
-        let response = Response::from_stream(body)
-            .map_err(|e| GatewayError::Internal { message: format!("could not start the stream: {e}") })?;
-        let h = response.headers();
-        respond::set(h, "content-type", "text/event-stream; charset=utf-8");
-        respond::set(h, "cache-control", "no-cache");
-        response
-    } else {
-        let bytes = watchdog
-            .race(deadline_ms, upstream.body.read_all(MAX_ANSWER_BODY))
-            .await
-            .ok_or_else(|| GatewayError::UpstreamTimeout {
-                provider: provider.name.clone(),
-                phase: "total deadline",
-                waited_ms: route.timeouts.total_ms,
-            })?
-            .map_err(|message| GatewayError::UpstreamError { provider: provider.name.clone(), status: Some(upstream.status), message })?;
-        let completion = openai::parse_completion(&provider.name, &bytes)?;
-        abort.disarm();
-        let response = respond::json(200, bytes);
-        if let Some(usage) = completion.usage {
-            respond::set(response.headers(), headers::TOKENS_IN, &usage.prompt_tokens.to_string());
-            respond::set(response.headers(), headers::TOKENS_OUT, &usage.completion_tokens.to_string());
-            if let Some(log) = &mut ctx.log {
-                log.tokens_in = Some(usage.prompt_tokens);
-                log.tokens_out = Some(usage.completion_tokens);
+            Err(failure) => {
+                let now = runtime::now_ms();
+                if classify(&failure.kind) == Verdict::Fatal {
+                    breakers::on_success(&target_name, now); // it answered; the request was at fault
+                } else {
+                    breakers::on_failure(&target_name, now);
+                }
+                next = plan.on_failure(&failure.kind, failure.wait_hint_ms, now, &mut rng);
+                let outcome = match next {
+                    NextAttempt::Try { target: t, .. } if t == index => "retry",
+                    NextAttempt::Try { .. } => "fallback",
+                    NextAttempt::GiveUp => "failed",
+                };
+                let status = match &failure.kind {
+                    edgeway_core::reliability::outcome::AttemptFailure::Status { status, .. } => Some(*status),
+                    _ => None,
+                };
+                record(ctx, target, outcome, status, Some(failure.error.to_string()), now.saturating_sub(started));
+                last_failure = Some(failure);
             }
         }
-        response
+    }
+    Err(give_up(ctx, last_failure, route))
+}
+
+/// The error for a request whose attempts all failed: the last failure
+/// itself when only one target was tried (`upstream_error`,
+/// `upstream_timeout`, …) or when it was the caller's fault; otherwise
+/// `upstream_unavailable` with every attempt listed.
+fn give_up(ctx: &RequestContext, last: Option<Failure>, route: &Route) -> GatewayError {
+    let tried = ctx.log.as_ref().map(|l| l.attempts.as_slice()).unwrap_or_default();
+    let mut targets: Vec<&str> = tried.iter().filter(|a| a.outcome != "skipped").map(|a| a.target.as_str()).collect();
+    targets.dedup();
+    let one_target = targets.len() == 1 && tried.iter().all(|a| a.outcome != "skipped");
+    match last {
+        Some(failure) if one_target || classify(&failure.kind) == Verdict::Fatal => failure.error,
+        _ if tried.is_empty() => GatewayError::UpstreamUnavailable { attempts: format!("route {} has no targets", route.name) },
+        _ => GatewayError::UpstreamUnavailable {
+            attempts: tried
+                .iter()
+                .map(|a| format!("{} {}{}", a.target, a.outcome, a.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join("; "),
+        },
+    }
+}
+
+fn record(ctx: &mut RequestContext, target: &Target, outcome: &'static str, status: Option<u16>, error: Option<String>, latency_ms: u64) {
+    if let Some(log) = &mut ctx.log {
+        log.provider = Some(target.provider.clone());
+        log.model = Some(target.model.clone());
+        log.attempts.push(AttemptLog { target: target.to_string(), outcome, status, error, latency_ms });
+    }
+}
+
+/// The caller's response for a successful attempt.
+fn answer_response(answer: Answer, route: &Route, target: &Target, ctx: &mut RequestContext) -> Result<Response, GatewayError> {
+    let calls = ctx.log.as_ref().map_or(1, |l| l.attempts.iter().filter(|a| a.outcome != "skipped").count());
+    let response = match answer {
+        Answer::Stream(live) => {
+            let log = ctx.log.take().ok_or_else(|| GatewayError::Internal { message: "log record missing".into() })?;
+            let (body, stream_log) = (*live).into_body(log);
+            ctx.stream_log = Some(stream_log);
+            let response = Response::from_stream(body)
+                .map_err(|e| GatewayError::Internal { message: format!("could not start the stream: {e}") })?;
+            respond::set(response.headers(), "content-type", "text/event-stream; charset=utf-8");
+            respond::set(response.headers(), "cache-control", "no-cache");
+            response
+        }
+        Answer::Json { bytes, usage } => {
+            let response = respond::json(200, bytes);
+            if let Some(usage) = usage {
+                respond::set(response.headers(), headers::TOKENS_IN, &usage.prompt_tokens.to_string());
+                respond::set(response.headers(), headers::TOKENS_OUT, &usage.completion_tokens.to_string());
+                if let Some(log) = &mut ctx.log {
+                    log.tokens_in = Some(usage.prompt_tokens);
+                    log.tokens_out = Some(usage.completion_tokens);
+                }
+            }
+            response
+        }
     };
     let h = response.headers();
-    respond::set(h, headers::PROVIDER, &provider.name);
+    respond::set(h, headers::PROVIDER, &target.provider);
     respond::set(h, headers::MODEL, &target.model);
     respond::set(h, headers::ROUTE, &route.name);
-    respond::set(h, headers::ATTEMPTS, "1");
+    respond::set(h, headers::ATTEMPTS, &calls.to_string());
     Ok(response)
-}
-
-/// The provider's API key from its secret, if it needs one.
-fn api_key(provider: &Provider, env: &Env) -> Result<Option<String>, GatewayError> {
-    let Some(name) = &provider.api_key_secret else { return Ok(None) };
-    match settings::get(env, name) {
-        Some(key) => Ok(Some(key)),
-        None => Err(GatewayError::GatewayMisconfigured {
-            message: format!("provider {} needs the secret {name}, which is not set", provider.name),
-        }),
-    }
-}
-
-/// Makes the upstream call and waits for its response headers.
-#[allow(clippy::too_many_arguments)] // each is one fact of the attempt; a struct would only rename them
-async fn call(
-    provider: &Provider,
-    target: &Target,
-    route: &Route,
-    chat: &ChatRequest,
-    api_key: Option<&str>,
-    env: &Env,
-    abort: &AbortOnDrop,
-    deadline_ms: u64,
-    watchdog: &mut runtime::Watchdog,
-) -> Result<UpstreamResponse, GatewayError> {
-    let now = runtime::now_ms();
-    let headers_due = now + route.timeouts.response_headers_ms;
-    let (phase, due) = if deadline_ms < headers_due {
-        ("total deadline", deadline_ms)
-    } else {
-        ("response headers", headers_due)
-    };
-    let wait = due.saturating_sub(now);
-    let sent = match provider.kind {
-        ProviderKind::Demo => watchdog.race(due, upstream::demo::call(&target.model, chat, 0, provider.word_delay_ms)).await,
-        ProviderKind::OpenAi => {
-            let base_url = settings::get(env, &provider.base_url_var())
-                .map(|v| v.trim_end_matches('/').to_owned())
-                .unwrap_or_else(|| provider.base_url.clone());
-            let request = openai::chat_request(&base_url, api_key, &target.model, chat)?;
-            watchdog.race(due, upstream::http::send(&request, abort.signal())).await
-        }
-    };
-    match sent {
-        None => Err(GatewayError::UpstreamTimeout { provider: provider.name.clone(), phase, waited_ms: wait }),
-        Some(Err(message)) => Err(GatewayError::UpstreamError {
-            provider: provider.name.clone(),
-            status: None,
-            message: redact_secret(&message, api_key),
-        }),
-        Some(Ok(response)) => Ok(response),
-    }
-}
-
-/// Reads an upstream error body (bounded) and maps it to the caller's error.
-async fn upstream_failure(
-    provider: &Provider,
-    upstream: UpstreamResponse,
-    api_key: Option<&str>,
-    deadline_ms: u64,
-    watchdog: &mut runtime::Watchdog,
-) -> GatewayError {
-    let bytes = watchdog
-        .race(deadline_ms, upstream.body.read_all(MAX_ERROR_BODY))
-        .await
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    let error = openai::error_from_status(&provider.name, provider.api_key_secret.as_deref(), upstream.status, &bytes);
-    match error {
-        GatewayError::UpstreamError { provider, status, message } => {
-            GatewayError::UpstreamError { provider, status, message: redact_secret(&message, api_key) }
-        }
-        GatewayError::UpstreamRejected { provider, status, code, param, message } => {
-            GatewayError::UpstreamRejected { provider, status, code, param, message: redact_secret(&message, api_key) }
-        }
-        other => other,
-    }
 }

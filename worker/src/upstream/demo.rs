@@ -16,8 +16,9 @@ pub async fn call(model_name: &str, request: &ChatRequest, attempt: u32, word_de
     // The model was validated with the config; a failure here is a bug.
     let model = DemoModel::parse(model_name)?;
     let answer = match demo::script(model, request, attempt) {
-        DemoScript::Fail { status, body, .. } => {
-            return Ok(UpstreamResponse { status, body: UpstreamBody::Stream(futures_util::stream::iter([Ok(body.into_bytes())]).boxed_local()) });
+        DemoScript::Fail { status, body, retry_after_s } => {
+            let wait_hint_ms = retry_after_s.map(|s| u64::from(s) * 1000);
+            return Ok(UpstreamResponse { status, wait_hint_ms, body: UpstreamBody::Stream(futures_util::stream::iter([Ok(body.into_bytes())]).boxed_local()) });
         }
         DemoScript::Answer(answer) => answer,
     };
@@ -34,7 +35,7 @@ pub async fn call(model_name: &str, request: &ChatRequest, attempt: u32, word_de
         return match answer.ending {
             DemoEnding::Complete => {
                 let body = serde_json::to_vec(&answer.completion(&id, created, &model_name)).map_err(|e| e.to_string())?;
-                Ok(UpstreamResponse { status: 200, body: UpstreamBody::Stream(futures_util::stream::iter([Ok(body)]).boxed_local()) })
+                Ok(UpstreamResponse { status: 200, wait_hint_ms: None, body: UpstreamBody::Stream(futures_util::stream::iter([Ok(body)]).boxed_local()) })
             }
             DemoEnding::StallAfter(_) => futures_util::future::pending().await,
             DemoEnding::DropAfter(_) => Err("the demo model dropped the connection".to_owned()),
@@ -78,7 +79,7 @@ pub async fn call(model_name: &str, request: &ChatRequest, attempt: u32, word_de
         }
     })
     .filter_map(|item| async move { item });
-    Ok(UpstreamResponse { status: 200, body: UpstreamBody::Stream(played.chain(tail).boxed_local()) })
+    Ok(UpstreamResponse { status: 200, wait_hint_ms: None, body: UpstreamBody::Stream(played.chain(tail).boxed_local()) })
 }
 
 fn encode(chunk: &ChatCompletionChunk) -> Vec<u8> {

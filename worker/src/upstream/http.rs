@@ -7,6 +7,7 @@
 //! time, which profiling showed as the single biggest cost per request).
 
 use edgeway_core::providers::UpstreamRequest;
+use edgeway_core::reliability::retry_after::upstream_wait_ms;
 use futures_util::StreamExt;
 use js_sys::Uint8Array;
 use wasm_bindgen::{JsCast, JsValue};
@@ -34,7 +35,15 @@ pub async fn send(request: &UpstreamRequest, signal: Option<&worker::AbortSignal
         .await
         .map_err(|e| format!("could not reach the upstream: {}", short(&js_text(e))))?;
     let response: web_sys::Response = sent.dyn_into().map_err(|_| "fetch did not return a Response".to_owned())?;
-    Ok(UpstreamResponse { status: response.status(), body: UpstreamBody::Http(response) })
+    let status = response.status();
+    // Wait hints only matter on failures; successes skip the header reads.
+    let wait_hint_ms = if (200..300).contains(&status) {
+        None
+    } else {
+        let headers = response.headers();
+        upstream_wait_ms(|name| headers.get(name).ok().flatten(), crate::runtime::now_ms())
+    };
+    Ok(UpstreamResponse { status, wait_hint_ms, body: UpstreamBody::Http(response) })
 }
 
 /// Reads a whole body natively.

@@ -17,6 +17,8 @@ pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, String>>>>;
 pub struct UpstreamResponse {
     /// HTTP status.
     pub status: u16,
+    /// On a failure status: how long the upstream asked us to wait.
+    pub wait_hint_ms: Option<u64>,
     /// The body.
     pub body: UpstreamBody,
 }

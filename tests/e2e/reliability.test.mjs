@@ -1,0 +1,89 @@
+// Retries, fallback and circuit breaking, as a caller sees them: the answer,
+// the attempt headers, the attempts in the log, and the upstream's own count
+// of the calls it received.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ask, chat, expectError, logRecord, scenario, scenarioState } from './helpers.mjs';
+
+const pin = (id) => ({ headers: { 'x-edgeway-target': `openai/r-${id}` } });
+
+test('a 429 with Retry-After is retried after the wait it asked for, then answered', async () => {
+  const { id, tag } = await scenario([{ status: 429, retryAfter: '1' }, {}]);
+  const res = await chat(ask('gpt-4o-mini', `patience ${tag}`), pin(id));
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).choices[0].message.content, `Mock reply: patience ${tag}`);
+  assert.equal(res.headers.get('x-edgeway-attempts'), '2');
+  const { log } = await scenarioState(id);
+  assert.equal(log.length, 2);
+  const waited = log[1].receivedAt - log[0].receivedAt;
+  assert.ok(waited >= 950, `the retry came ${waited} ms after the 429, not after Retry-After`);
+  const record = await logRecord(res.headers.get('x-request-id'));
+  assert.deepEqual(record.attempts.map((a) => [a.outcome, a.status ?? null]), [['retry', 429], ['ok', 200]]);
+});
+
+test('503s are retried with backoff, then the next target answers', async () => {
+  const { id, tag } = await scenario([{ status: 503 }]);
+  const res = await chat(ask('openai-retry', `fall back ${tag}`));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-edgeway-provider'), 'demo');
+  assert.equal(res.headers.get('x-edgeway-model'), 'echo');
+  assert.match((await res.json()).choices[0].message.content, /^You said: fall back/);
+  const record = await logRecord(res.headers.get('x-request-id'));
+  const outcomes = record.attempts.map((a) => `${a.target}:${a.outcome}`);
+  // Three calls to the failing target (unless its circuit was already open), then the fallback.
+  assert.equal(outcomes.at(-1), 'demo/echo:ok');
+  const upstreamCalls = (await scenarioState(id)).requests;
+  assert.equal(upstreamCalls, record.attempts.filter((a) => a.target === 'openai/gpt-4o-mini' && a.outcome !== 'skipped').length);
+  assert.ok(upstreamCalls <= 3);
+});
+
+test('demo-retry: flaky-2 succeeds on the third attempt', async () => {
+  const res = await chat(ask('demo-retry', 'third time lucky'));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-edgeway-attempts'), '3');
+  const record = await logRecord(res.headers.get('x-request-id'));
+  assert.deepEqual(record.attempts.map((a) => a.outcome), ['retry', 'retry', 'ok']);
+});
+
+test('demo-fallback: a dead first target hands over to echo', async () => {
+  const res = await chat(ask('demo-fallback', 'anyone home'));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-edgeway-model'), 'echo');
+  const record = await logRecord(res.headers.get('x-request-id'));
+  assert.ok(['fallback', 'skipped'].includes(record.attempts[0].outcome), record.attempts[0].outcome);
+});
+
+test('every target failing is one clear 503 listing every attempt', async () => {
+  const res = await chat(ask('demo-down', 'is anything up'));
+  const error = await expectError(res, 503, 'upstream_unavailable', assert);
+  assert.match(error.message, /demo\/fail-503/);
+  assert.match(error.message, /demo\/fail-500/);
+});
+
+test('x-edgeway-fallback: off keeps the request on its first target', async () => {
+  const res = await chat(ask('demo-fallback', 'stay'), { headers: { 'x-edgeway-fallback': 'off' } });
+  assert.ok([502, 503].includes(res.status), String(res.status));
+  const record = await logRecord(res.headers.get('x-request-id'));
+  assert.ok(record.attempts.every((a) => a.target === 'demo/fail-503'));
+});
+
+test('a pinned target that does not exist is refused with a clear 400', async () => {
+  const error = await expectError(await chat(ask('demo', 'x'), { headers: { 'x-edgeway-target': 'nowhere/model' } }), 400, 'invalid_request', assert);
+  assert.equal(error.param, 'x-edgeway-target');
+});
+
+test('after repeated failures the circuit opens and later requests skip the dead target without calling it', async () => {
+  const { id, tag } = await scenario([{ status: 503 }]);
+  // openai-fast makes no retries: one upstream call per request.
+  for (let i = 0; i < 5; i++) {
+    const res = await chat(ask('openai-fast', `down ${tag}`), pin(id));
+    assert.equal(res.status, 502);
+  }
+  assert.equal((await scenarioState(id)).requests, 5);
+  const res = await chat(ask('openai-fast', `down ${tag}`), pin(id));
+  await expectError(res, 503, 'upstream_unavailable', assert);
+  assert.equal((await scenarioState(id)).requests, 5, 'the open circuit spared the upstream');
+  const record = await logRecord(res.headers.get('x-request-id'));
+  assert.deepEqual(record.attempts.map((a) => a.outcome), ['skipped']);
+});
