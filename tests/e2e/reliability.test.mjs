@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ask, chat, expectError, logRecord, scenario, scenarioState } from './helpers.mjs';
+import { ask, chat, contentOf, expectError, logRecord, readEvents, scenario, scenarioState } from './helpers.mjs';
 
 const pin = (id) => ({ headers: { 'x-edgeway-target': `openai/r-${id}` } });
 
@@ -36,6 +36,18 @@ test('503s are retried with backoff, then the next target answers', async () => 
   const upstreamCalls = (await scenarioState(id)).requests;
   assert.equal(upstreamCalls, record.attempts.filter((a) => a.target === 'openai/gpt-4o-mini' && a.outcome !== 'skipped').length);
   assert.ok(upstreamCalls <= 3);
+});
+
+test('a stream that fails before its first chunk is retried transparently', async () => {
+  // First a 503, then a stream that breaks before its first event, then a good one.
+  const { id, tag } = await scenario([{ status: 503 }, { malformed: 'json' }, { pieces: ['all ', 'good'] }]);
+  const res = await chat(ask('gpt-4o-mini', `stream ${tag}`, { stream: true }), pin(id));
+  assert.equal(res.status, 200);
+  const events = await readEvents(res);
+  assert.equal(contentOf(events), 'all good');
+  assert.equal(events.at(-1).data, '[DONE]');
+  assert.equal(res.headers.get('x-edgeway-attempts'), '3');
+  assert.equal((await scenarioState(id)).requests, 3);
 });
 
 test('demo-retry: flaky-2 succeeds on the third attempt', async () => {
