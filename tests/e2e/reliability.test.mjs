@@ -99,3 +99,17 @@ test('after repeated failures the circuit opens and later requests skip the dead
   const record = await logRecord(res.headers.get('x-request-id'));
   assert.deepEqual(record.attempts.map((a) => a.outcome), ['skipped']);
 });
+
+test('weighted targets split traffic by weight', async () => {
+  const n = 200;
+  const models = await Promise.all(Array.from({ length: n }, async (_, i) => {
+    const res = await chat(ask('demo-balanced', `request ${i}`));
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+    return res.headers.get('x-edgeway-model');
+  }));
+  const echo = models.filter((m) => m === 'echo').length;
+  assert.equal(echo + models.filter((m) => m === 'tools').length, n);
+  // 3:1 weights: 150 of 200 expected; ±30 is over four standard deviations.
+  assert.ok(Math.abs(echo - 150) <= 30, `echo answered ${echo} of ${n}`);
+});

@@ -10,7 +10,7 @@ mod validate;
 
 use std::collections::BTreeMap;
 
-pub use raw::{RawConfig, RawGateway, RawProvider, RawRetry, RawRoute, RawTimeouts};
+pub use raw::{RawConfig, RawGateway, RawProvider, RawRetry, RawRoute, RawTarget, RawTimeouts};
 
 use crate::reliability::attempts::RetryPolicy;
 pub use validate::{ConfigError, ConfigErrors};
@@ -88,12 +88,34 @@ pub struct Route {
     pub name: String,
     /// One line for `/v1/models` and the dashboard.
     pub description: String,
-    /// Targets in order of preference.
+    /// Every target, in config order.
     pub targets: Vec<Target>,
+    /// Groups tried in order; within a group, targets share traffic by
+    /// weight. A plain ordered list is one group per target.
+    pub groups: Vec<Vec<Weighted>>,
     /// Timeouts for this route.
     pub timeouts: Timeouts,
     /// Retries and fallback for this route.
     pub retry: RetryPolicy,
+}
+
+/// A target with its share of its group's traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Weighted {
+    /// The target.
+    pub target: Target,
+    /// Relative weight within its group (at least 1).
+    pub weight: u32,
+}
+
+impl Route {
+    /// The order in which this request will try the targets: the groups in
+    /// order, each group's targets in a weighted random order (so traffic
+    /// splits by weight, and a failed pick falls back to its group's others
+    /// before the next group).
+    pub fn attempt_order(&self, rng: &mut impl crate::reliability::rng::Rng) -> Vec<Target> {
+        self.groups.iter().flat_map(|group| crate::reliability::balance::weighted_order(group, rng)).collect()
+    }
 }
 
 /// One provider + upstream model pair.

@@ -61,6 +61,27 @@ pub struct RawRetry {
     pub fallback: Option<bool>,
 }
 
+/// One target of a route: a plain `"provider/model"` or a weighted one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RawTarget {
+    /// `"provider/model"`, weight 1.
+    Plain(String),
+    /// `{ target = "provider/model", weight = n }`.
+    Weighted {
+        /// `"provider/model"`.
+        target: String,
+        /// Relative share of the group's traffic.
+        weight: u32,
+    },
+}
+
+impl From<&str> for RawTarget {
+    fn from(spec: &str) -> Self {
+        Self::Plain(spec.to_owned())
+    }
+}
+
 /// `[providers.<name>]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,10 +103,16 @@ pub struct RawRoute {
     /// One line describing the route.
     #[serde(default)]
     pub description: String,
-    /// `"provider/model"` strings in order of preference. The model part may
-    /// itself contain `/` (`openrouter/meta-llama/llama-3.1-8b`): the split is
-    /// at the first slash.
-    pub targets: Vec<String>,
+    /// Targets: `"provider/model"` strings in order of preference (fallback),
+    /// or `{ target = "provider/model", weight = 3 }` tables, which make the
+    /// list one load-balanced group. The model part may itself contain `/`
+    /// (`openrouter/meta-llama/llama-3.1-8b`): the split is at the first slash.
+    #[serde(default)]
+    pub targets: Vec<RawTarget>,
+    /// Instead of `targets`: groups tried in order, each load-balanced by
+    /// weight (weighted groups with fallback between groups).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Vec<RawTarget>>,
     /// Route-specific timeouts, over the defaults.
     #[serde(default)]
     pub timeouts: RawTimeouts,

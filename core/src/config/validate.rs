@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::raw::{RawConfig, RawProvider, RawRetry, RawTimeouts};
-use super::{Config, Provider, ProviderKind, Route, Target, Timeouts};
+use super::raw::{RawConfig, RawProvider, RawRetry, RawTarget, RawTimeouts};
+use super::{Config, Provider, ProviderKind, Route, Target, Timeouts, Weighted};
 use crate::demo::DemoModel;
 use crate::reliability::attempts::RetryPolicy;
 use crate::reliability::backoff::Backoff;
@@ -100,33 +100,53 @@ pub(super) fn validate(raw: &RawConfig) -> Result<Config, ConfigErrors> {
         if !is_valid_alias(alias) {
             problems.add(&path, "a route name may use letters, digits, '.', '-', '_', ':' and '/' only");
         }
-        if route.targets.is_empty() {
-            problems.add(format!("{path}.targets"), "a route needs at least one target");
-        }
-        let mut targets = Vec::new();
-        for (i, spec) in route.targets.iter().enumerate() {
-            let target_path = format!("{path}.targets[{i}]");
-            let Some((provider_name, model)) = spec.split_once('/').filter(|(p, m)| !p.is_empty() && !m.is_empty()) else {
-                problems.add(target_path, format!("expected \"provider/model\", got {spec:?}"));
-                continue;
-            };
-            match raw.providers.get(provider_name) {
-                None => problems.add(format!("{target_path}.provider"), format!("unknown provider {provider_name:?}")),
-                Some(p) if p.kind == "demo" => {
-                    if let Err(message) = DemoModel::parse(model) {
-                        problems.add(format!("{target_path}.model"), message);
-                    }
-                }
-                Some(_) => {}
+        // A plain list is one group per target (ordered fallback); a list
+        // with any weight is one load-balanced group; `groups` is explicit.
+        let raw_groups: Vec<(String, Vec<RawTarget>)> = match (route.targets.is_empty(), route.groups.is_empty()) {
+            (false, false) => {
+                problems.add(&path, "give either `targets` or `groups`, not both");
+                Vec::new()
             }
-            targets.push(Target { provider: provider_name.to_owned(), model: model.to_owned() });
+            (true, true) => {
+                problems.add(format!("{path}.targets"), "a route needs at least one target");
+                Vec::new()
+            }
+            (false, true) if route.targets.iter().any(|t| matches!(t, RawTarget::Weighted { .. })) => {
+                vec![(format!("{path}.targets"), route.targets.clone())]
+            }
+            (false, true) => route.targets.iter().enumerate().map(|(i, t)| (format!("{path}.targets[{i}]"), vec![t.clone()])).collect(),
+            (true, false) => route.groups.iter().enumerate().map(|(g, group)| (format!("{path}.groups[{g}]"), group.clone())).collect(),
+        };
+        let single = route.groups.is_empty() && !route.targets.iter().any(|t| matches!(t, RawTarget::Weighted { .. }));
+        let mut targets = Vec::new();
+        let mut groups = Vec::new();
+        for (group_path, group) in raw_groups {
+            if group.is_empty() {
+                problems.add(&group_path, "a group needs at least one target");
+            }
+            let mut members = Vec::new();
+            for (i, entry) in group.iter().enumerate() {
+                // Plain ordered targets keep their `targets[i]` path.
+                let target_path = if single { group_path.clone() } else { format!("{group_path}[{i}]") };
+                let (spec, weight) = match entry {
+                    RawTarget::Plain(spec) => (spec, 1),
+                    RawTarget::Weighted { target, weight } => (target, *weight),
+                };
+                if weight == 0 {
+                    problems.add(format!("{target_path}.weight"), "must be at least 1");
+                }
+                let Some(target) = parse_target(spec, &target_path, raw, &mut problems) else { continue };
+                targets.push(target.clone());
+                members.push(Weighted { target, weight: weight.max(1) });
+            }
+            groups.push(members);
         }
         let route_timeouts = self::timeouts(&route.timeouts, timeouts, &format!("{path}.timeouts"), &mut problems);
         let retry_path = if route.retry == RawRetry::default() { "retry".to_owned() } else { format!("{path}.retry") };
         let Some(retry) = retry_policy(&merge_retry(&route.retry, &default_retry), &retry_path, &mut problems) else { continue };
         routes.insert(
             alias.clone(),
-            Route { name: alias.clone(), description: route.description.clone(), targets, timeouts: route_timeouts, retry },
+            Route { name: alias.clone(), description: route.description.clone(), targets, groups, timeouts: route_timeouts, retry },
         );
     }
 
@@ -204,6 +224,25 @@ fn timeouts(raw: &RawTimeouts, base: Timeouts, path: &str, problems: &mut Proble
     t
 }
 
+/// Parses `"provider/model"`, checking the provider exists and, for the
+/// demo, that the model names a demo behaviour.
+fn parse_target(spec: &str, path: &str, raw: &RawConfig, problems: &mut Problems) -> Option<Target> {
+    let Some((provider_name, model)) = spec.split_once('/').filter(|(p, m)| !p.is_empty() && !m.is_empty()) else {
+        problems.add(path, format!("expected \"provider/model\", got {spec:?}"));
+        return None;
+    };
+    match raw.providers.get(provider_name) {
+        None => problems.add(format!("{path}.provider"), format!("unknown provider {provider_name:?}")),
+        Some(p) if p.kind == "demo" => {
+            if let Err(message) = DemoModel::parse(model) {
+                problems.add(format!("{path}.model"), message);
+            }
+        }
+        Some(_) => {}
+    }
+    Some(Target { provider: provider_name.to_owned(), model: model.to_owned() })
+}
+
 fn merge_retry(over: &RawRetry, base: &RawRetry) -> RawRetry {
     RawRetry {
         max_retries: over.max_retries.or(base.max_retries),
@@ -250,7 +289,7 @@ mod tests {
     }
 
     fn route(targets: &[&str]) -> RawRoute {
-        RawRoute { targets: targets.iter().map(|t| t.to_string()).collect(), ..Default::default() }
+        RawRoute { targets: targets.iter().map(|t| RawTarget::from(*t)).collect(), ..Default::default() }
     }
 
     fn base() -> RawConfig {
@@ -296,6 +335,37 @@ mod tests {
         assert!(all.iter().any(|m| m.starts_with("routes.a.targets:")));
         assert!(all.iter().any(|m| m.starts_with("routes.b.targets[0]:")));
         assert!(all.iter().any(|m| m.starts_with("routes.b.targets[1].model:")));
+    }
+
+    #[test]
+    fn weighted_targets_form_one_group_and_groups_fall_back_in_order() {
+        let mut raw = base();
+        let weighted = |t: &str, w: u32| RawTarget::Weighted { target: t.into(), weight: w };
+        raw.routes.insert("lb".into(), RawRoute { targets: vec![weighted("openai/a", 3), weighted("demo/echo", 1)], ..Default::default() });
+        raw.routes.insert(
+            "tiers".into(),
+            RawRoute { groups: vec![vec![weighted("openai/a", 1), weighted("openai/b", 1)], vec!["demo/echo".into()]], ..Default::default() },
+        );
+        let config = Config::from_raw(&raw).unwrap();
+        let lb = config.route("lb").unwrap();
+        assert_eq!(lb.groups.len(), 1);
+        assert_eq!(lb.groups[0].iter().map(|w| w.weight).collect::<Vec<_>>(), [3, 1]);
+        let tiers = config.route("tiers").unwrap();
+        assert_eq!(tiers.groups.len(), 2);
+        let mut rng = crate::reliability::rng::SplitMix64::new(3);
+        assert_eq!(tiers.attempt_order(&mut rng).last().unwrap().model, "echo");
+        let plain = { let mut r = base(); r.routes.insert("p".into(), route(&["openai/a", "demo/echo"])); Config::from_raw(&r).unwrap() };
+        assert_eq!(plain.route("p").unwrap().groups.len(), 2, "a plain list is ordered fallback");
+    }
+
+    #[test]
+    fn bad_weights_and_mixed_forms_are_reported() {
+        let mut raw = base();
+        raw.routes.insert("z".into(), RawRoute { targets: vec![RawTarget::Weighted { target: "openai/a".into(), weight: 0 }], ..Default::default() });
+        raw.routes.insert("both".into(), RawRoute { targets: vec!["openai/a".into()], groups: vec![vec!["openai/b".into()]], ..Default::default() });
+        let all = messages(&raw);
+        assert!(all.iter().any(|m| m == "routes.z.targets[0].weight: must be at least 1"), "{all:#?}");
+        assert!(all.iter().any(|m| m.starts_with("routes.both: give either")), "{all:#?}");
     }
 
     #[test]

@@ -6,3 +6,4 @@ pub mod rng;
 pub mod breaker;
 pub mod outcome;
 pub mod attempts;
+pub mod balance;

@@ -40,9 +40,12 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) 
         })?),
         None => None,
     };
-    let targets: &[Target] = match &pinned {
-        Some(target) => std::slice::from_ref(target),
-        None => &route.targets,
+    let mut rng = runtime::CryptoRng;
+    // The order this request tries targets in: weighted draws within each
+    // group, groups in order (or just the pinned target).
+    let targets: Vec<Target> = match pinned {
+        Some(target) => vec![target],
+        None => route.attempt_order(&mut rng),
     };
     let mut policy = route.retry.clone();
     if request.headers().get(headers::FALLBACK).ok().flatten().is_some_and(|v| v.eq_ignore_ascii_case("off")) {
@@ -52,7 +55,6 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) 
     let attempts = Attempts { request, env, chat: &chat, route, request_id: &request_id, deadline_ms };
 
     let mut plan = AttemptPlan::new(policy, targets.len(), deadline_ms);
-    let mut rng = runtime::CryptoRng;
     let mut next = plan.first();
     let mut calls = 0u32;
     let mut last_failure: Option<Failure> = None;
