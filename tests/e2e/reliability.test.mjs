@@ -34,7 +34,7 @@ test('503s are retried with backoff, then the next target answers', async () => 
   // Three calls to the failing target (unless its circuit was already open), then the fallback.
   assert.equal(outcomes.at(-1), 'demo/echo:ok');
   const upstreamCalls = (await scenarioState(id)).requests;
-  assert.equal(upstreamCalls, record.attempts.filter((a) => a.target === 'openai/gpt-4o-mini' && a.outcome !== 'skipped').length);
+  assert.equal(upstreamCalls, record.attempts.filter((a) => a.target === 'openai/gpt-4.1-mini' && a.outcome !== 'skipped').length);
   assert.ok(upstreamCalls <= 3);
 });
 
@@ -112,4 +112,29 @@ test('weighted targets split traffic by weight', async () => {
   assert.equal(echo + models.filter((m) => m === 'tools').length, n);
   // 3:1 weights: 150 of 200 expected; ±30 is over four standard deviations.
   assert.ok(Math.abs(echo - 150) <= 30, `echo answered ${echo} of ${n}`);
+});
+
+test('a Retry-After longer than the deadline allows moves to the next target at once', async () => {
+  const { id, tag } = await scenario([{ status: 429, retryAfter: '30' }]);
+  const started = Date.now();
+  const res = await chat(ask('openai-retry', `no time ${tag}`));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-edgeway-model'), 'echo');
+  assert.ok(Date.now() - started < 5_000, 'did not wait for the 30 s Retry-After');
+  assert.ok((await scenarioState(id)).requests <= 1);
+});
+
+test('a stream never outlives the route\'s total deadline', async () => {
+  // Each chunk comes within the idle timeout (2 s), but the whole answer
+  // would take ~18 s against a total of 8 s.
+  const pieces = Array.from({ length: 20 }, (_, i) => `w${i} `);
+  const { id, tag } = await scenario([{ pieces, chunkDelayMs: 900 }]);
+  const started = Date.now();
+  const res = await chat(ask('openai-retry', `slowly ${tag}`, { stream: true }), pin(id));
+  const events = await readEvents(res);
+  const elapsed = Date.now() - started;
+  const last = JSON.parse(events.at(-1).data);
+  assert.equal(last.error.code, 'stream_interrupted');
+  assert.match(last.error.message, /total deadline/);
+  assert.ok(elapsed >= 7_500 && elapsed < 11_000, `ended after ${elapsed} ms`);
 });
