@@ -48,7 +48,7 @@ pub struct RawTimeouts {
 }
 
 /// `[retry]`, or a route's `retry`; every field optional.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRetry {
     /// Retries on the same target after its first attempt.
@@ -59,6 +59,11 @@ pub struct RawRetry {
     pub backoff_cap_ms: Option<u64>,
     /// Whether to move to the next target when one fails.
     pub fallback: Option<bool>,
+    /// Upstream statuses retried on the same target (default 429, 500,
+    /// 502, 503, 504, 529). Connection failures and timeouts always are.
+    pub retry_on: Option<Vec<u16>>,
+    /// Upstream statuses that move to the next target at once (default 404).
+    pub fallback_on: Option<Vec<u16>>,
 }
 
 /// One target of a route: a plain `"provider/model"` or a weighted one.

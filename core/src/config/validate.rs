@@ -65,6 +65,8 @@ const DEFAULT_RETRY: RawRetry = RawRetry {
     backoff_base_ms: Some(250),
     backoff_cap_ms: Some(2_000),
     fallback: Some(true),
+    retry_on: None,
+    fallback_on: None,
 };
 /// More retries than this only multiply load on a struggling upstream.
 const MAX_RETRIES: u32 = 10;
@@ -249,6 +251,8 @@ fn merge_retry(over: &RawRetry, base: &RawRetry) -> RawRetry {
         backoff_base_ms: over.backoff_base_ms.or(base.backoff_base_ms),
         backoff_cap_ms: over.backoff_cap_ms.or(base.backoff_cap_ms),
         fallback: over.fallback.or(base.fallback),
+        retry_on: over.retry_on.clone().or_else(|| base.retry_on.clone()),
+        fallback_on: over.fallback_on.clone().or_else(|| base.fallback_on.clone()),
     }
 }
 
@@ -257,15 +261,22 @@ fn retry_policy(raw: &RawRetry, path: &str, problems: &mut Problems) -> Option<R
     if max_retries > MAX_RETRIES {
         problems.add(format!("{path}.max_retries"), format!("at most {MAX_RETRIES}, got {max_retries}"));
     }
+    let mut rules = OutcomeRules::default();
+    for (field, given, into) in [
+        ("retry_on", &raw.retry_on, &mut rules.retry_statuses),
+        ("fallback_on", &raw.fallback_on, &mut rules.fallback_statuses),
+    ] {
+        if let Some(statuses) = given {
+            if let Some(bad) = statuses.iter().find(|s| !(400..=599).contains(*s)) {
+                problems.add(format!("{path}.{field}"), format!("{bad} is not an error status (400-599)"));
+            }
+            into.clone_from(statuses);
+        }
+    }
     let base = raw.backoff_base_ms.unwrap_or(1);
     let cap = raw.backoff_cap_ms.unwrap_or(base);
     match Backoff::new(base, cap) {
-        Ok(backoff) => Some(RetryPolicy {
-            max_retries,
-            backoff,
-            fallback: raw.fallback.unwrap_or(true),
-            rules: OutcomeRules::default(),
-        }),
+        Ok(backoff) => Some(RetryPolicy { max_retries, backoff, fallback: raw.fallback.unwrap_or(true), rules }),
         Err(e) => {
             problems.add(path, e.to_string());
             None
@@ -366,6 +377,22 @@ mod tests {
         let all = messages(&raw);
         assert!(all.iter().any(|m| m == "routes.z.targets[0].weight: must be at least 1"), "{all:#?}");
         assert!(all.iter().any(|m| m.starts_with("routes.both: give either")), "{all:#?}");
+    }
+
+    #[test]
+    fn a_route_names_which_statuses_retry_and_which_fall_back() {
+        let mut raw = base();
+        let mut r = route(&["openai/a", "demo/echo"]);
+        r.retry.retry_on = Some(vec![503]);
+        r.retry.fallback_on = Some(vec![404, 429]);
+        raw.routes.insert("picky".into(), r);
+        let config = Config::from_raw(&raw).unwrap();
+        let rules = &config.route("picky").unwrap().retry.rules;
+        assert_eq!((rules.retry_statuses.as_slice(), rules.fallback_statuses.as_slice()), (&[503][..], &[404, 429][..]));
+        let mut r = route(&["openai/a"]);
+        r.retry.retry_on = Some(vec![200]);
+        raw.routes.insert("picky".into(), r);
+        assert_eq!(messages(&raw), ["routes.picky.retry.retry_on: 200 is not an error status (400-599)"]);
     }
 
     #[test]
