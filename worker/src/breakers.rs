@@ -9,7 +9,9 @@ use std::cell::RefCell;
 use edgeway_core::reliability::breaker::{Admission, BreakerConfig, BreakerSet};
 
 thread_local! {
-    static BREAKERS: RefCell<BreakerSet> = RefCell::new(BreakerSet::new(BreakerConfig::default()));
+    static BREAKERS: RefCell<BreakerSet> = RefCell::new(BreakerSet::new(
+        crate::config::get().map(|c| c.breaker).unwrap_or_else(|_| BreakerConfig::default()),
+    ));
 }
 
 /// May `target` be called now?

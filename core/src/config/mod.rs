@@ -10,7 +10,7 @@ mod validate;
 
 use std::collections::BTreeMap;
 
-pub use raw::{RawConfig, RawGateway, RawProvider, RawRetry, RawRoute, RawTarget, RawTimeouts};
+pub use raw::{RawBreaker, RawConfig, RawGateway, RawProvider, RawRetry, RawRoute, RawTarget, RawTimeouts};
 
 use crate::reliability::attempts::RetryPolicy;
 pub use validate::{ConfigError, ConfigErrors};
@@ -22,6 +22,8 @@ pub struct Config {
     pub max_request_bytes: u64,
     /// Upstream timeouts used where a route sets none.
     pub timeouts: Timeouts,
+    /// Circuit-breaker settings for every target.
+    pub breaker: crate::reliability::breaker::BreakerConfig,
     /// Providers by name.
     pub providers: BTreeMap<String, Provider>,
     /// Routes by alias, the names callers put in `model`.

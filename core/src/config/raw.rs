@@ -17,6 +17,9 @@ pub struct RawConfig {
     /// Default retry policy.
     #[serde(default)]
     pub retry: RawRetry,
+    /// Circuit breakers (one per target, in each isolate).
+    #[serde(default)]
+    pub breaker: RawBreaker,
     /// `[providers.<name>]` tables.
     #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,
@@ -64,6 +67,18 @@ pub struct RawRetry {
     pub retry_on: Option<Vec<u16>>,
     /// Upstream statuses that move to the next target at once (default 404).
     pub fallback_on: Option<Vec<u16>>,
+}
+
+/// `[breaker]`; every field optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBreaker {
+    /// Failures within the window that open a target's circuit.
+    pub failure_threshold: Option<u32>,
+    /// The window failures are counted in.
+    pub window_ms: Option<u64>,
+    /// How long an open circuit stays open before one probe is let through.
+    pub cooldown_ms: Option<u64>,
 }
 
 /// One target of a route: a plain `"provider/model"` or a weighted one.

@@ -8,6 +8,7 @@ use super::{Config, Provider, ProviderKind, Route, Target, Timeouts, Weighted};
 use crate::demo::DemoModel;
 use crate::reliability::attempts::RetryPolicy;
 use crate::reliability::backoff::Backoff;
+use crate::reliability::breaker::BreakerConfig;
 use crate::reliability::outcome::OutcomeRules;
 
 /// One problem in the config file.
@@ -88,6 +89,16 @@ pub(super) fn validate(raw: &RawConfig) -> Result<Config, ConfigErrors> {
     }
     let timeouts = timeouts(&raw.timeouts, DEFAULT_TIMEOUTS, "timeouts", &mut problems);
     let default_retry = merge_retry(&raw.retry, &DEFAULT_RETRY);
+    let defaults = BreakerConfig::default();
+    let breaker = BreakerConfig::new(
+        raw.breaker.failure_threshold.unwrap_or(defaults.failure_threshold),
+        raw.breaker.window_ms.unwrap_or(defaults.window_ms),
+        raw.breaker.cooldown_ms.unwrap_or(defaults.cooldown_ms),
+    )
+    .unwrap_or_else(|e| {
+        problems.add("breaker", e.to_string());
+        defaults
+    });
 
     let mut providers = BTreeMap::new();
     for (name, provider) in &raw.providers {
@@ -153,7 +164,7 @@ pub(super) fn validate(raw: &RawConfig) -> Result<Config, ConfigErrors> {
     }
 
     if problems.0.is_empty() {
-        Ok(Config { max_request_bytes, timeouts, providers, routes })
+        Ok(Config { max_request_bytes, timeouts, breaker, providers, routes })
     } else {
         Err(ConfigErrors(problems.0))
     }
@@ -393,6 +404,16 @@ mod tests {
         r.retry.retry_on = Some(vec![200]);
         raw.routes.insert("picky".into(), r);
         assert_eq!(messages(&raw), ["routes.picky.retry.retry_on: 200 is not an error status (400-599)"]);
+    }
+
+    #[test]
+    fn breaker_settings_are_checked() {
+        let mut raw = base();
+        raw.breaker.failure_threshold = Some(0);
+        let all = messages(&raw);
+        assert!(all.len() == 1 && all[0].starts_with("breaker:") && all[0].contains("failure_threshold"), "{all:#?}");
+        raw.breaker.failure_threshold = Some(3);
+        assert_eq!(Config::from_raw(&raw).unwrap().breaker.failure_threshold, 3);
     }
 
     #[test]
