@@ -67,6 +67,10 @@ export async function startServers({ repoRoot, tmp, workerdArgs = {} }) {
   // will need them, and bare workerd has no built-in KV store: its
   // `kvNamespace` binding needs a service implementing the KV API (which is
   // what Miniflare provides).
+  // A port nothing listens on: the local-first route's primary (Ollama) is
+  // dead, so its circuit opens during the warm-up and scenario (d) measures
+  // what a request costs when the breaker skips the dead target.
+  const deadPort = await freePort();
   const edgeway = await startWorker({
     name: 'edgeway',
     dir: join(tmp, 'edgeway'),
@@ -75,6 +79,7 @@ export async function startServers({ repoRoot, tmp, workerdArgs = {} }) {
       OPENAI_BASE_URL: `${mock.url}/v1`,
       OPENAI_API_KEY: PROVIDER_KEY,
       EDGEWAY_DEV_KEY: GATEWAY_KEY,
+      OLLAMA_BASE_URL: `http://127.0.0.1:${deadPort}/v1`,
     },
     readyPath: '/healthz',
     extraArgs: workerdArgs.edgeway,
@@ -121,12 +126,25 @@ export function scenarios({ mock, passthrough, edgeway }) {
       headers: { ...json, Authorization: `Bearer ${GATEWAY_KEY}` },
       worker: 'edgeway',
     },
+    {
+      ...common,
+      id: 'dead-primary',
+      label: '(d) Edgeway, dead primary',
+      body: chatBody({ model: 'local-first' }),
+      streamBody: chatBody({ model: 'local-first', stream: true }),
+      url: `${edgeway.url}${common.path}`,
+      headers: { ...json, Authorization: `Bearer ${GATEWAY_KEY}` },
+      worker: 'edgeway',
+    },
   ];
 }
 
 /** Side-by-side comparisons: subject against baseline, same runtime. */
 export const COMPARISONS = [
   { id: 'edgeway-vs-passthrough', subject: 'edgeway', baseline: 'passthrough', label: '(c) − (b)', ratioLabel: '(c) / (b)' },
+  // The dead primary's circuit is open after the warm-up: skipping it should
+  // cost about nothing next to a healthy request.
+  { id: 'dead-primary-vs-edgeway', subject: 'dead-primary', baseline: 'edgeway', label: '(d) − (c)', ratioLabel: '(d) / (c)' },
 ];
 
 /**
@@ -157,6 +175,12 @@ export const TARGETS = [
     text: 'Edgeway uses < 2× the CPU per request',
     value: (r) => r.comparisons['edgeway-vs-passthrough'].workerCpu.ratio,
     op: '<', limit: 2, unit: '×',
+  },
+  {
+    id: 'breaker-open-p50-c1',
+    text: 'A dead primary with its circuit open adds < 0.2 ms at p50, c1',
+    value: (r) => r.comparisons['dead-primary-vs-edgeway'].p50c1.diff,
+    op: '<', limit: 0.2, unit: 'ms', signed: true,
   },
   {
     id: 'wasm-gzip',
