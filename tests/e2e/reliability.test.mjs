@@ -138,3 +138,16 @@ test('a stream never outlives the route\'s total deadline', async () => {
   assert.match(last.error.message, /total deadline/);
   assert.ok(elapsed >= 7_500 && elapsed < 11_000, `ended after ${elapsed} ms`);
 });
+
+test('flaky-n counts attempts across a client\'s retries with the same idempotency key', async () => {
+  // demo-fallback makes no retries; the pin puts it on flaky-1 alone, so each
+  // request makes exactly one attempt.
+  const key = `idem-${Date.now()}-${Math.random()}`;
+  const headers = { 'x-edgeway-target': 'demo/flaky-1', 'x-edgeway-idempotency-key': key };
+  const first = await chat(ask('demo-fallback', 'again'), { headers });
+  assert.equal(first.status, 502, 'the first try fails');
+  const retried = await chat(ask('demo-fallback', 'again'), { headers });
+  assert.equal(retried.status, 200, 'the client\'s retry with the same key is the second attempt');
+  const fresh = await chat(ask('demo-fallback', 'again'), { headers: { 'x-edgeway-target': 'demo/flaky-1' } });
+  assert.equal(fresh.status, 502, 'without the key, counting starts afresh');
+});

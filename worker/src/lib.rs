@@ -13,6 +13,7 @@ mod cancel;
 mod config;
 mod context;
 mod handlers;
+mod idempotency;
 mod http;
 mod relay;
 mod router;

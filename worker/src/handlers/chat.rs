@@ -18,7 +18,7 @@ use crate::attempt::{self, Answer, Attempts, Failure};
 use crate::context::RequestContext;
 use crate::http::{body, respond};
 use crate::timer::Timer;
-use crate::{breakers, config, runtime};
+use crate::{breakers, config, idempotency, runtime};
 
 /// Handles one chat completion.
 pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) -> Result<Response, GatewayError> {
@@ -57,6 +57,9 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) 
     let mut plan = AttemptPlan::new(policy, targets.len(), deadline_ms);
     let mut next = plan.first();
     let mut calls = 0u32;
+    // Attempts a client's earlier tries of this same request already made.
+    let idempotency_key = request.headers().get(headers::IDEMPOTENCY_KEY).ok().flatten();
+    let earlier = idempotency_key.as_deref().map_or(0, |key| idempotency::prior_attempts(key, ctx.started_ms));
     let mut last_failure: Option<Failure> = None;
     while let NextAttempt::Try { target: index, after_ms } = next {
         let Some(target) = targets.get(index) else { break };
@@ -71,7 +74,10 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) 
             continue;
         }
         calls += 1;
-        match attempt::run(&attempts, target, calls - 1).await {
+        if let Some(key) = &idempotency_key {
+            idempotency::add_attempts(key, 1, started);
+        }
+        match attempt::run(&attempts, target, earlier + calls - 1).await {
             Ok(answer) => {
                 let now = runtime::now_ms();
                 breakers::on_success(&target_name, now);
