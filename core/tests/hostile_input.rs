@@ -3,7 +3,7 @@
 //! these properties matter more than any single fixture.
 
 use edgeway_core::openai::parse_chat_request;
-use edgeway_core::providers::openai::{error_from_status, parse_completion};
+use edgeway_core::providers::openai::{error_from_status, parse_completion, KeyInfo};
 use edgeway_core::relay::StreamRelay;
 use edgeway_core::sse::SseParser;
 use proptest::prelude::*;
@@ -40,7 +40,7 @@ proptest! {
     #[test]
     fn upstream_answers_and_errors_never_panic(body in jsonish(), status in 100u16..600) {
         let _ = parse_completion("p", &body);
-        let _ = error_from_status("p", Some("KEY"), status, &body);
+        let _ = error_from_status("p", KeyInfo { secret_name: Some("KEY"), value: Some("sk-secret-value") }, status, &body);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 
 use edgeway_core::config::{Provider, ProviderKind, Route, Target};
 use edgeway_core::openai::{ChatRequest, Usage};
-use edgeway_core::providers::{openai, redact_secret};
+use edgeway_core::providers::openai::{self, KeyInfo};
+use edgeway_core::providers::redact_secret;
 use edgeway_core::reliability::outcome::{AttemptFailure, TimeoutPhase};
 use edgeway_core::GatewayError;
 use worker::{Env, Request};
@@ -149,13 +150,8 @@ async fn failed_status(provider: &Provider, upstream: UpstreamResponse, api_key:
     let status = upstream.status;
     let wait_hint_ms = upstream.wait_hint_ms;
     let bytes = watchdog.race(deadline_ms, upstream.body.read_all(MAX_ERROR_BODY)).await.and_then(Result::ok).unwrap_or_default();
-    let error = match openai::error_from_status(&provider.name, provider.api_key_secret.as_deref(), status, &bytes) {
-        GatewayError::UpstreamError { provider, status, message } => GatewayError::UpstreamError { provider, status, message: redact_secret(&message, api_key) },
-        GatewayError::UpstreamRejected { provider, status, code, param, message } => {
-            GatewayError::UpstreamRejected { provider, status, code, param, message: redact_secret(&message, api_key) }
-        }
-        other => other,
-    };
+    let key = KeyInfo { secret_name: provider.api_key_secret.as_deref(), value: api_key };
+    let error = openai::error_from_status(&provider.name, key, status, &bytes);
     let error_code = match &error {
         GatewayError::UpstreamRejected { code, .. } => Some(code.clone()),
         _ => None,

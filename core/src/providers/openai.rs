@@ -48,15 +48,26 @@ struct UpstreamErrorObject {
 /// enough to carry a whole echoed prompt.
 const MAX_UPSTREAM_MESSAGE: usize = 300;
 
-/// Turns a non-2xx upstream answer into the caller's error.
-/// `secret_name` names the key's secret for the operator's benefit; the key
-/// itself is never part of the result.
-pub fn error_from_status(provider: &str, secret_name: Option<&str>, status: u16, body: &[u8]) -> GatewayError {
+/// The key used for a call: the secret's name (said to the operator) and
+/// its value (only ever searched for, to redact it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyInfo<'a> {
+    /// Name of the secret holding the key.
+    pub secret_name: Option<&'a str>,
+    /// The key itself.
+    pub value: Option<&'a str>,
+}
+
+/// Turns a non-2xx upstream answer into the caller's error. The upstream's
+/// message is passed on with our key redacted from it; the key itself is
+/// never part of the result.
+pub fn error_from_status(provider: &str, key: KeyInfo<'_>, status: u16, body: &[u8]) -> GatewayError {
+    let secret_name = key.secret_name;
     let parsed: Option<UpstreamErrorObject> = serde_json::from_slice::<UpstreamErrorBody>(body).ok().map(|b| b.error);
     let message = parsed
         .as_ref()
         .and_then(|e| e.message.as_deref())
-        .map(|m| truncate(m, MAX_UPSTREAM_MESSAGE))
+        .map(|m| truncate(&super::redact_secret(m, key.value), MAX_UPSTREAM_MESSAGE))
         .unwrap_or_else(|| format!("HTTP {status} with no error message"));
     match status {
         401 | 403 => GatewayError::GatewayMisconfigured {
@@ -164,7 +175,7 @@ mod tests {
     #[test]
     fn auth_failures_are_misconfiguration_and_never_echo_the_upstream_message() {
         let body = br#"{"error":{"message":"Incorrect API key provided: sk-live-abcdef","type":"invalid_request_error","code":"invalid_api_key"}}"#;
-        let err = error_from_status("openai", Some("OPENAI_API_KEY"), 401, body);
+        let err = error_from_status("openai", KeyInfo { secret_name: Some("OPENAI_API_KEY"), value: None }, 401, body);
         assert_eq!(err.code(), "gateway_misconfigured");
         assert!(!err.to_string().contains("sk-live"));
         assert!(err.to_string().contains("OPENAI_API_KEY"));
@@ -173,15 +184,23 @@ mod tests {
     #[test]
     fn invalid_requests_pass_back_the_upstream_code() {
         let body = br#"{"error":{"message":"This model's maximum context length is 128000 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#;
-        let err = error_from_status("openai", None, 400, body);
+        let err = error_from_status("openai", KeyInfo::default(), 400, body);
         assert_eq!((err.status(), err.code(), err.param()), (400, "context_length_exceeded", Some("messages")));
     }
 
     #[test]
     fn server_errors_become_upstream_errors_even_without_a_body() {
-        let err = error_from_status("openai", None, 503, b"<html>bad gateway</html>");
+        let err = error_from_status("openai", KeyInfo::default(), 503, b"<html>bad gateway</html>");
         assert_eq!((err.status(), err.code()), (502, "upstream_error"));
         assert!(err.to_string().contains("503"));
+    }
+
+    #[test]
+    fn an_echoed_key_is_redacted_from_passed_on_messages() {
+        let body = br#"{"error":{"message":"bad key sk-live-abcdef123 here"}}"#;
+        let key = KeyInfo { secret_name: Some("K"), value: Some("sk-live-abcdef123") };
+        let err = error_from_status("openai", key, 500, body);
+        assert!(err.to_string().contains("bad key [redacted] here"), "{err}");
     }
 
     #[test]
