@@ -16,6 +16,8 @@ use crate::openai::{
 };
 use crate::tokens;
 
+pub mod embed;
+
 /// A demo model name, parsed into the behaviour it selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DemoModel {
@@ -35,6 +37,8 @@ pub enum DemoModel {
     Stall(usize),
     /// Streams k chunks, then drops the connection.
     Drop(usize),
+    /// An embeddings model (`/v1/embeddings` only).
+    Embed,
 }
 
 /// Longest `slow-<ms>` accepted: ten minutes outlasts every timeout.
@@ -51,6 +55,7 @@ impl DemoModel {
             "echo" => Some(Self::Echo),
             "story" => Some(Self::Story),
             "tools" => Some(Self::Tools),
+            "embed" => Some(Self::Embed),
             _ => match model.split_once('-') {
                 Some(("fail", n)) => number(n)
                     .filter(|s| (400..=599).contains(s))
@@ -65,7 +70,7 @@ impl DemoModel {
         };
         parsed.ok_or_else(|| {
             format!(
-                "unknown demo model {model:?} (expected echo, story, tools, fail-<400..599>, flaky-<n>, slow-<ms ≤ {MAX_SLOW_MS}>, stall-<k> or drop-<k>)"
+                "unknown demo model {model:?} (expected echo, story, tools, embed, fail-<400..599>, flaky-<n>, slow-<ms ≤ {MAX_SLOW_MS}>, stall-<k> or drop-<k>)"
             )
         })
     }

@@ -12,6 +12,8 @@ pub const ROUTE: &str = "x-edgeway-route";
 pub const ATTEMPTS: &str = "x-edgeway-attempts";
 /// Prompt tokens, when known before the headers are sent.
 pub const TOKENS_IN: &str = "x-edgeway-tokens-in";
+/// What the request cost in USD, when known before the headers are sent.
+pub const COST_USD: &str = "x-edgeway-cost-usd";
 /// Completion tokens, when known before the headers are sent.
 pub const TOKENS_OUT: &str = "x-edgeway-tokens-out";
 /// `false` when a client retry cannot help.

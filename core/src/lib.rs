@@ -15,6 +15,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod openai;
+pub mod pricing;
 pub mod tokens;
 
 pub use error::GatewayError;

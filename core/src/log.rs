@@ -6,6 +6,8 @@
 
 use serde::Serialize;
 
+use crate::openai::Usage;
+
 /// How a request ended, from the gateway's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -67,6 +69,19 @@ pub struct RequestLog {
     /// Completion tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokens_out: Option<u64>,
+    /// Prompt tokens served from the provider's prompt cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_cached: Option<u64>,
+    /// True when the provider reported no usage and the tokens were
+    /// estimated by the gateway (counted from the stream).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tokens_estimated: bool,
+    /// What the request cost in USD, when the model's price is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// Request fields the target could not honour and dropped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One upstream attempt: which target, how it went, how long it took.
@@ -74,7 +89,9 @@ pub struct RequestLog {
 pub struct AttemptLog {
     /// `provider/model`.
     pub target: String,
-    /// `ok`, `retry`, `fallback`, `failed` (gave up), or `skipped` (open circuit).
+    /// `ok`, `retry`, `fallback`, `failed` (gave up), `skipped` (open
+    /// circuit) or `unsupported` (the target cannot honour a field of the
+    /// request; nothing was sent).
     pub outcome: &'static str,
     /// Upstream HTTP status, if it answered.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,7 +103,20 @@ pub struct AttemptLog {
     pub latency_ms: u64,
 }
 
+impl AttemptLog {
+    /// Whether this attempt called the upstream (open circuits and
+    /// unsupported requests send nothing).
+    pub fn reached_upstream(&self) -> bool {
+        !matches!(self.outcome, "skipped" | "unsupported")
+    }
+}
+
 impl RequestLog {
+    /// Upstream calls made so far (`x-edgeway-attempts`).
+    pub fn upstream_calls(&self) -> usize {
+        self.attempts.iter().filter(|a| a.reached_upstream()).count()
+    }
+
     /// A record for a request that arrived at `time_ms`; the handler fills
     /// in the rest as it learns it.
     pub fn new(request_id: String, time_ms: u64, method: &str, path: &str) -> Self {
@@ -109,7 +139,20 @@ impl RequestLog {
             ttft_ms: None,
             tokens_in: None,
             tokens_out: None,
+            tokens_cached: None,
+            tokens_estimated: false,
+            cost_usd: None,
+            warnings: Vec::new(),
         }
+    }
+
+    /// Records the answer's usage and what it cost (`None`: price unknown).
+    pub fn record_usage(&mut self, usage: &Usage, estimated: bool, cost_usd: Option<f64>) {
+        self.tokens_in = Some(usage.prompt_tokens);
+        self.tokens_out = Some(usage.completion_tokens);
+        self.tokens_cached = Some(usage.cached_tokens()).filter(|n| *n > 0);
+        self.tokens_estimated = estimated;
+        self.cost_usd = cost_usd;
     }
 
     /// The record as one JSON line.

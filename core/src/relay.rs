@@ -14,6 +14,7 @@
 use serde::Deserialize;
 
 use crate::openai::Usage;
+use crate::providers::StreamTranslator;
 use crate::sse::{self, SseEvent, SseParser};
 use crate::GatewayError;
 
@@ -41,6 +42,9 @@ pub struct StreamSummary {
     pub finish_reason: Option<String>,
     /// Events forwarded to the caller.
     pub events_forwarded: u32,
+    /// Characters of content, refusal and tool-call arguments streamed: the
+    /// basis of a token estimate for providers that report no usage.
+    pub streamed_chars: u64,
 }
 
 /// Relays one upstream stream. See the module docs.
@@ -51,6 +55,9 @@ pub struct StreamRelay {
     state: RelayState,
     forward_usage_chunk: bool,
     summary: StreamSummary,
+    /// Turns a non-OpenAI provider's events into OpenAI chunks.
+    translator: Option<StreamTranslator>,
+    translated: Vec<String>,
 }
 
 /// The fields of a `chat.completion.chunk` the relay looks at; everything
@@ -93,7 +100,16 @@ impl StreamRelay {
             state: RelayState::ExpectFirstEvent,
             forward_usage_chunk: caller_wants_usage,
             summary: StreamSummary::default(),
+            translator: None,
+            translated: Vec::new(),
         }
+    }
+
+    /// The same relay, reading a provider's own stream format through
+    /// `translator` (`None`: the upstream already speaks OpenAI's).
+    pub fn with_translator(mut self, translator: Option<StreamTranslator>) -> Self {
+        self.translator = translator;
+        self
     }
 
     /// Where the relay is.
@@ -118,7 +134,7 @@ impl StreamRelay {
         let events = std::mem::take(&mut self.events);
         let mut result = Ok(());
         for event in &events {
-            if let Err(reason) = self.forward(event, now, out) {
+            if let Err(reason) = self.forward_event(event, now, out) {
                 result = Err(reason);
                 break;
             }
@@ -131,13 +147,32 @@ impl StreamRelay {
         parsed.map_err(|e| format!("the upstream sent an unreadable event stream ({e})"))
     }
 
-    fn forward(&mut self, event: &SseEvent, now: u64, out: &mut Vec<u8>) -> Result<(), String> {
-        if event.is_done() {
+    /// Forwards one upstream event, through the translator if there is one.
+    fn forward_event(&mut self, event: &SseEvent, now: u64, out: &mut Vec<u8>) -> Result<(), String> {
+        let Some(translator) = self.translator.as_mut() else { return self.forward(&event.data, now, out) };
+        let mut translated = std::mem::take(&mut self.translated);
+        let result = translator.on_event(&event.data, &mut translated);
+        let forwarded = self.forward_all(&mut translated, now, out);
+        self.translated = translated;
+        result.and(forwarded)
+    }
+
+    fn forward_all(&mut self, translated: &mut Vec<String>, now: u64, out: &mut Vec<u8>) -> Result<(), String> {
+        for data in translated.drain(..) {
+            if self.state != RelayState::Done {
+                self.forward(&data, now, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn forward(&mut self, data: &str, now: u64, out: &mut Vec<u8>) -> Result<(), String> {
+        if data == "[DONE]" {
             out.extend_from_slice(sse::DONE);
             self.state = RelayState::Done;
             return Ok(());
         }
-        let chunk: ObservedChunk = serde_json::from_str(&event.data)
+        let chunk: ObservedChunk = serde_json::from_str(data)
             .map_err(|_| "the upstream sent an event that is not valid JSON".to_owned())?;
         if let Some(error) = chunk.error {
             let message = error.get("message").and_then(|m| m.as_str()).unwrap_or("no message");
@@ -155,6 +190,7 @@ impl StreamRelay {
                 if has_token && self.summary.first_token_at.is_none() {
                     self.summary.first_token_at = Some(now);
                 }
+                self.summary.streamed_chars += delta_chars(delta);
             }
             if let Some(reason) = &choice.finish_reason {
                 self.summary.finish_reason = Some(reason.clone());
@@ -166,7 +202,7 @@ impl StreamRelay {
         if usage_only && !self.forward_usage_chunk {
             return Ok(());
         }
-        sse::encode_data(&event.data, out);
+        sse::encode_data(data, out);
         self.summary.events_forwarded += 1;
         self.state = RelayState::Streaming;
         Ok(())
@@ -176,6 +212,15 @@ impl StreamRelay {
     /// seen, or when a finish reason was seen (some OpenAI-compatible servers
     /// omit `[DONE]`; the caller gets one anyway). Otherwise it was cut.
     pub fn on_upstream_end(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+        if let Some(translator) = self.translator.as_mut() {
+            let mut translated = std::mem::take(&mut self.translated);
+            translator.on_end(&mut translated);
+            // What the end adds (usage, `[DONE]`) carries no token: no time to record.
+            let now = 0;
+            let forwarded = self.forward_all(&mut translated, now, out);
+            self.translated = translated;
+            forwarded?;
+        }
         match self.state {
             RelayState::Done | RelayState::Failed => Ok(()),
             _ if self.summary.finish_reason.is_some() => {
@@ -197,6 +242,19 @@ impl StreamRelay {
         sse::encode_data(&error.to_json(request_id), out);
         self.state = RelayState::Failed;
     }
+}
+
+/// Characters a delta adds to the answer (text, refusal, tool arguments).
+fn delta_chars(delta: &ObservedDelta) -> u64 {
+    let text = |s: &Option<String>| s.as_deref().map_or(0, |t| t.chars().count() as u64);
+    let arguments = delta.tool_calls.as_ref().and_then(|calls| calls.as_array()).map_or(0, |calls| {
+        calls
+            .iter()
+            .filter_map(|call| call.pointer("/function/arguments").and_then(|a| a.as_str()))
+            .map(|a| a.chars().count() as u64)
+            .sum()
+    });
+    text(&delta.content) + text(&delta.refusal) + arguments
 }
 
 #[cfg(test)]

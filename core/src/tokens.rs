@@ -7,7 +7,7 @@
 use crate::openai::ChatRequest;
 
 /// Characters per token, on average, for English text.
-const CHARS_PER_TOKEN: u64 = 4;
+pub const CHARS_PER_TOKEN: u64 = 4;
 /// Each message costs a few tokens of framing (role markers) on top of its text.
 const TOKENS_PER_MESSAGE: u64 = 3;
 

@@ -2,11 +2,22 @@
 //! an upstream can reach. A panic in the worker aborts the whole isolate, so
 //! these properties matter more than any single fixture.
 
-use edgeway_core::openai::parse_chat_request;
-use edgeway_core::providers::openai::{error_from_status, parse_completion, KeyInfo};
+use edgeway_core::config::{Provider, ProviderKind};
+use edgeway_core::openai::{parse_chat_request, parse_embeddings_request};
+use edgeway_core::providers::{self, error_from_status, KeyInfo, ReplyContext, StreamTranslator};
 use edgeway_core::relay::StreamRelay;
 use edgeway_core::sse::SseParser;
 use proptest::prelude::*;
+
+const KINDS: [ProviderKind; 5] = [ProviderKind::OpenAi, ProviderKind::Anthropic, ProviderKind::Gemini, ProviderKind::Azure, ProviderKind::WorkersAi];
+
+fn provider(kind: ProviderKind) -> Provider {
+    Provider { name: "p".into(), kind, base_url: "http://x".into(), api_key_secret: None, word_delay_ms: 0, api_version: "v".into() }
+}
+
+fn reply() -> ReplyContext {
+    ReplyContext { created: 1, model: "m".into() }
+}
 
 /// Bytes that look like JSON often enough to reach deep into the parsers.
 fn jsonish() -> impl Strategy<Value = Vec<u8>> {
@@ -20,6 +31,9 @@ fn jsonish() -> impl Strategy<Value = Vec<u8>> {
                 Just("\"x\"".to_owned()),
                 Just("[{\"type\":\"text\",\"text\":\"a\"}]".to_owned()),
                 Just("]}".to_owned()),
+                Just("{\"type\":\"content_block_delta\",\"index\":0,\"delta\":".to_owned()),
+                Just("{\"candidates\":[{\"content\":{\"parts\":".to_owned()),
+                Just("{\"type\":\"message_start\",\"message\":{\"id\":\"m\"}}".to_owned()),
                 Just(",".to_owned()),
                 Just("null".to_owned()),
                 Just("1e999".to_owned()),
@@ -35,12 +49,30 @@ proptest! {
     #[test]
     fn request_parsing_never_panics(body in jsonish()) {
         let _ = parse_chat_request(&body);
+        let _ = parse_embeddings_request(&body);
     }
 
     #[test]
     fn upstream_answers_and_errors_never_panic(body in jsonish(), status in 100u16..600) {
-        let _ = parse_completion("p", &body);
-        let _ = error_from_status("p", KeyInfo { secret_name: Some("KEY"), value: Some("sk-secret-value") }, status, &body);
+        let key = KeyInfo { secret_name: Some("KEY"), value: Some("sk-secret-value") };
+        for kind in KINDS {
+            let provider = provider(kind);
+            let _ = providers::completion(&provider, body.clone(), &reply());
+            let failure = error_from_status(kind, "p", key, status, &body);
+            prop_assert!(!failure.error.to_string().contains("sk-secret-value"));
+        }
+    }
+
+    #[test]
+    fn stream_translators_never_panic(events in proptest::collection::vec(jsonish(), 0..8)) {
+        for kind in [ProviderKind::Anthropic, ProviderKind::Gemini] {
+            let Some(mut translator) = StreamTranslator::for_provider(kind, reply()) else { continue };
+            let mut out = Vec::new();
+            for event in &events {
+                let _ = translator.on_event(&String::from_utf8_lossy(event), &mut out);
+            }
+            translator.on_end(&mut out);
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod validate;
 
 use std::collections::BTreeMap;
 
-pub use raw::{RawBreaker, RawConfig, RawGateway, RawProvider, RawRetry, RawRoute, RawTarget, RawTimeouts};
+pub use raw::{RawBreaker, RawConfig, RawGateway, RawPrice, RawProvider, RawRetry, RawRoute, RawTarget, RawTimeouts};
 
 use crate::reliability::attempts::RetryPolicy;
 pub use validate::{ConfigError, ConfigErrors};
@@ -28,6 +28,8 @@ pub struct Config {
     pub providers: BTreeMap<String, Provider>,
     /// Routes by alias, the names callers put in `model`.
     pub routes: BTreeMap<String, Route>,
+    /// Prices per model, for cost.
+    pub prices: crate::pricing::PriceTable,
 }
 
 /// How long the gateway waits on an upstream, in milliseconds.
@@ -50,6 +52,32 @@ pub enum ProviderKind {
     Demo,
     /// Any OpenAI-compatible chat-completions API.
     OpenAi,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// Google's Gemini API.
+    Gemini,
+    /// Azure OpenAI: OpenAI's format at deployment URLs.
+    Azure,
+    /// Cloudflare Workers AI through its OpenAI-compatible REST API.
+    WorkersAi,
+}
+
+impl ProviderKind {
+    /// The names the config file uses.
+    pub const NAMES: [&'static str; 6] = ["demo", "openai", "anthropic", "gemini", "azure", "workers-ai"];
+
+    /// The kind a config name stands for.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "demo" => Self::Demo,
+            "openai" => Self::OpenAi,
+            "anthropic" => Self::Anthropic,
+            "gemini" => Self::Gemini,
+            "azure" => Self::Azure,
+            "workers-ai" => Self::WorkersAi,
+            _ => return None,
+        })
+    }
 }
 
 /// An upstream provider.
@@ -65,6 +93,8 @@ pub struct Provider {
     pub api_key_secret: Option<String>,
     /// Demo provider only: pause between streamed words.
     pub word_delay_ms: u64,
+    /// Azure only: the `api-version` query parameter.
+    pub api_version: String,
 }
 
 impl Provider {

@@ -26,6 +26,23 @@ pub struct RawConfig {
     /// `[routes.<alias>]` tables.
     #[serde(default)]
     pub routes: BTreeMap<String, RawRoute>,
+    /// `[prices]`: USD per million tokens, by model id, `provider/model`
+    /// or `provider/*`, over the built-in list prices.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prices: BTreeMap<String, RawPrice>,
+}
+
+/// One entry of `[prices]`, in USD per million tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrice {
+    /// Prompt tokens.
+    pub input: f64,
+    /// Prompt tokens read from the provider's cache (default: `input`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input: Option<f64>,
+    /// Generated tokens.
+    pub output: f64,
 }
 
 /// `[gateway]`.
@@ -106,14 +123,20 @@ impl From<&str> for RawTarget {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProvider {
-    /// `demo` or `openai`.
+    /// `demo`, `openai`, `anthropic`, `gemini`, `azure` or `workers-ai`.
     pub kind: String,
-    /// Base URL (required for `openai`).
+    /// Base URL; each kind but `azure` has a default.
     pub base_url: Option<String>,
     /// Name of the secret holding the API key.
     pub api_key_secret: Option<String>,
     /// Demo only: pause between streamed words (default 20 ms).
     pub word_delay_ms: Option<u64>,
+    /// Azure only: the `api-version` query parameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// Workers AI only: the Cloudflare account id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
 }
 
 /// `[routes.<alias>]`.

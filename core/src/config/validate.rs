@@ -6,6 +6,7 @@ use std::fmt;
 use super::raw::{RawConfig, RawProvider, RawRetry, RawTarget, RawTimeouts};
 use super::{Config, Provider, ProviderKind, Route, Target, Timeouts, Weighted};
 use crate::demo::DemoModel;
+use crate::pricing::{Price, PriceTable};
 use crate::reliability::attempts::RetryPolicy;
 use crate::reliability::backoff::Backoff;
 use crate::reliability::breaker::BreakerConfig;
@@ -59,6 +60,10 @@ const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
 /// The demo provider streams a word about every 20 ms, like a fast model.
 const DEFAULT_DEMO_WORD_DELAY_MS: u64 = 20;
 const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+const DEFAULT_ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com/v1";
+const DEFAULT_GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
+/// Azure OpenAI's current GA data-plane version (stream usage included).
+const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 /// Two retries with a 250 ms first ceiling: rides out a blip without
 /// stacking seconds of waiting in front of a caller (the cap bounds it).
 const DEFAULT_RETRY: RawRetry = RawRetry {
@@ -163,8 +168,9 @@ pub(super) fn validate(raw: &RawConfig) -> Result<Config, ConfigErrors> {
         );
     }
 
+    let prices = prices(raw, &mut problems);
     if problems.0.is_empty() {
-        Ok(Config { max_request_bytes, timeouts, breaker, providers, routes })
+        Ok(Config { max_request_bytes, timeouts, breaker, providers, routes, prices })
     } else {
         Err(ConfigErrors(problems.0))
     }
@@ -172,13 +178,9 @@ pub(super) fn validate(raw: &RawConfig) -> Result<Config, ConfigErrors> {
 
 fn validate_provider(name: &str, raw: &RawProvider, problems: &mut Problems) -> Option<Provider> {
     let path = format!("providers.{name}");
-    let kind = match raw.kind.as_str() {
-        "demo" => ProviderKind::Demo,
-        "openai" => ProviderKind::OpenAi,
-        other => {
-            problems.add(format!("{path}.kind"), format!("unknown provider kind {other:?} (expected \"demo\" or \"openai\")"));
-            return None;
-        }
+    let Some(kind) = ProviderKind::parse(&raw.kind) else {
+        problems.add(format!("{path}.kind"), format!("unknown provider kind {:?} (expected one of {})", raw.kind, ProviderKind::NAMES.join(", ")));
+        return None;
     };
     if let Some(secret) = &raw.api_key_secret {
         let well_formed = !secret.is_empty()
@@ -196,10 +198,41 @@ fn validate_provider(name: &str, raw: &RawProvider, problems: &mut Problems) -> 
     if kind != ProviderKind::Demo && raw.word_delay_ms.is_some() {
         problems.add(format!("{path}.word_delay_ms"), "only the demo provider has word_delay_ms");
     }
-    let base_url = match kind {
-        ProviderKind::Demo => String::new(),
-        ProviderKind::OpenAi => {
-            let url = raw.base_url.as_deref().unwrap_or(DEFAULT_OPENAI_BASE_URL);
+    if kind != ProviderKind::Azure && raw.api_version.is_some() {
+        problems.add(format!("{path}.api_version"), "only azure providers have api_version");
+    }
+    if kind != ProviderKind::WorkersAi && raw.account_id.is_some() {
+        problems.add(format!("{path}.account_id"), "only workers-ai providers have account_id");
+    }
+    let default_url = match kind {
+        ProviderKind::Demo => None,
+        ProviderKind::OpenAi => Some(DEFAULT_OPENAI_BASE_URL.to_owned()),
+        ProviderKind::Anthropic => Some(DEFAULT_ANTHROPIC_BASE_URL.to_owned()),
+        ProviderKind::Gemini => Some(DEFAULT_GEMINI_BASE_URL.to_owned()),
+        ProviderKind::Azure => {
+            if raw.base_url.is_none() {
+                problems.add(format!("{path}.base_url"), "azure needs the resource's endpoint, e.g. \"https://my-resource.openai.azure.com\"");
+            }
+            None
+        }
+        ProviderKind::WorkersAi => match (&raw.account_id, &raw.base_url) {
+            (Some(account), _) if !account.is_empty() && account.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                Some(format!("https://api.cloudflare.com/client/v4/accounts/{account}/ai/v1"))
+            }
+            (Some(_), _) => {
+                problems.add(format!("{path}.account_id"), "must be the Cloudflare account id (letters and digits)");
+                None
+            }
+            (None, Some(_)) => None,
+            (None, None) => {
+                problems.add(format!("{path}.account_id"), "workers-ai needs the Cloudflare account id (or a base_url)");
+                None
+            }
+        },
+    };
+    let base_url = match (kind, raw.base_url.clone().or(default_url)) {
+        (ProviderKind::Demo, _) | (_, None) => String::new(),
+        (_, Some(url)) => {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 problems.add(format!("{path}.base_url"), format!("must start with https:// or http://, got {url:?}"));
             }
@@ -212,7 +245,29 @@ fn validate_provider(name: &str, raw: &RawProvider, problems: &mut Problems) -> 
         base_url,
         api_key_secret: raw.api_key_secret.clone(),
         word_delay_ms: raw.word_delay_ms.unwrap_or(DEFAULT_DEMO_WORD_DELAY_MS),
+        api_version: raw.api_version.clone().unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_owned()),
     })
+}
+
+/// The built-in price table with the file's `[prices]` over it.
+fn prices(raw: &RawConfig, problems: &mut Problems) -> PriceTable {
+    let mut table = PriceTable::with_defaults();
+    for (key, price) in &raw.prices {
+        let path = format!("prices.{key}");
+        let cached_input = price.cached_input.unwrap_or(price.input);
+        for (field, value) in [("input", price.input), ("cached_input", cached_input), ("output", price.output)] {
+            if !value.is_finite() || value < 0.0 {
+                problems.add(format!("{path}.{field}"), format!("must be a price in USD per million tokens (0 or more), got {value}"));
+            }
+        }
+        match key.split_once('/') {
+            Some((provider, _)) if !raw.providers.contains_key(provider) => {
+                problems.add(&path, format!("unknown provider {provider:?}"));
+            }
+            _ => table.set(key, Price::new(price.input, cached_input, price.output)),
+        }
+    }
+    table
 }
 
 fn timeouts(raw: &RawTimeouts, base: Timeouts, path: &str, problems: &mut Problems) -> Timeouts {

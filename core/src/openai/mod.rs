@@ -6,14 +6,16 @@
 //! upstream instead of being silently dropped.
 
 mod chunk;
+mod embeddings;
 mod error_body;
 mod request;
 mod response;
 
 pub use chunk::{ChatCompletionChunk, ChunkChoice, Delta, ToolCallDelta};
+pub use embeddings::{encode_base64_f32, parse_embeddings_request, Embedding, EmbeddingInput, EmbeddingsRequest, EmbeddingsResponse, EmbeddingsUsage, MAX_EMBEDDING_INPUTS};
 pub use error_body::{ErrorBody, ErrorObject};
 pub use request::{
     parse_chat_request, ChatRequest, Content, ContentPart, FunctionCall, FunctionDef, ImageUrl,
     Message, ResponseFormat, Role, Stop, StreamOptions, Tool, ToolCall, ToolChoice,
 };
-pub use response::{ChatCompletion, Choice, ResponseMessage, Usage};
+pub use response::{ChatCompletion, Choice, PromptTokensDetails, ResponseMessage, Usage};

@@ -349,12 +349,18 @@ impl ChatRequest {
 /// a missing or wrongly typed field is `invalid_request` naming the field's
 /// path (`messages[1].role`).
 pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, GatewayError> {
+    let request: ChatRequest = parse_body(body)?;
+    request.validate()?;
+    Ok(request)
+}
+
+/// Parses a JSON request body into `T` in one pass. serde_json's error
+/// category tells a syntax error (`invalid_json`) from a type error
+/// (`invalid_request`, with the field's path from serde_path_to_error).
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, GatewayError> {
     use serde_json::error::Category;
-    // One pass straight into the typed request; serde_json's error category
-    // tells a syntax error (invalid_json) from a type error (invalid_request,
-    // with the field's path from serde_path_to_error).
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let request: ChatRequest = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
@@ -366,8 +372,7 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, GatewayError> {
         }
     })?;
     deserializer.end().map_err(|e| GatewayError::InvalidJson { detail: e.to_string() })?;
-    request.validate()?;
-    Ok(request)
+    Ok(value)
 }
 
 fn describe_serde_error(param: &str, detail: &str) -> String {

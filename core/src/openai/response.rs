@@ -64,7 +64,7 @@ pub struct ResponseMessage {
 /// Token usage of a request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
-    /// Tokens in the prompt.
+    /// Tokens in the prompt, cached ones included.
     #[serde(default)]
     pub prompt_tokens: u64,
     /// Tokens generated.
@@ -73,11 +73,36 @@ pub struct Usage {
     /// Their sum.
     #[serde(default)]
     pub total_tokens: u64,
+    /// How many prompt tokens were served from the provider's prompt cache
+    /// (billed at the cheaper cached-input price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+}
+
+/// The breakdown of prompt tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptTokensDetails {
+    /// Prompt tokens read from the provider's cache.
+    #[serde(default)]
+    pub cached_tokens: u64,
 }
 
 impl Usage {
     /// Usage from prompt and completion counts.
     pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
-        Self { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens }
+        Self { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens, prompt_tokens_details: None }
+    }
+
+    /// The same usage, with `cached` of its prompt tokens served from cache.
+    pub fn with_cached(mut self, cached: u64) -> Self {
+        if cached > 0 {
+            self.prompt_tokens_details = Some(PromptTokensDetails { cached_tokens: cached });
+        }
+        self
+    }
+
+    /// Prompt tokens served from the provider's cache.
+    pub fn cached_tokens(&self) -> u64 {
+        self.prompt_tokens_details.map_or(0, |d| d.cached_tokens)
     }
 }

@@ -18,6 +18,7 @@
 //! | error code `content_filter` / `content_policy_violation` | fatal | the prompt itself is refused; every target would refuse it |
 //! | 400, 401, 403, 413, 422, other 4xx | fatal | the request (or, for 401/403, the gateway's key) is wrong; a retry sends the same thing |
 //! | any other status (1xx-3xx) | next target | the target is unusable (e.g. a misconfigured base URL redirecting) |
+//! | the target cannot honour a field of the request (`n > 1` on Anthropic, ...) | next target | another target may honour it; nothing was sent |
 //! | connect error, timeout before the deadline, malformed answer, stream broken before its first event | retry same target | nothing reached the client yet, so a retry is invisible to it |
 //! | the request's total deadline ran out | fatal | there is no time left for anything else |
 
@@ -54,6 +55,9 @@ pub enum AttemptFailure {
     /// A stream that broke after its headers but before its first event, so
     /// nothing has reached the client yet.
     StreamBroken,
+    /// The target cannot honour the request as asked (a field it lacks);
+    /// nothing was sent.
+    Unsupported,
 }
 
 /// Which wait of an attempt ran out.
@@ -129,7 +133,7 @@ fn classify_in(retry: &[u16], fallback: &[u16], failure: &AttemptFailure) -> Ver
         AttemptFailure::Status { status, .. } if fallback.contains(status) => Verdict::NextTarget,
         AttemptFailure::Status { status: 400..=499, .. } => Verdict::Fatal,
         AttemptFailure::Status { status: 500..=599, .. } => Verdict::RetrySameTarget,
-        AttemptFailure::Status { .. } => Verdict::NextTarget,
+        AttemptFailure::Status { .. } | AttemptFailure::Unsupported => Verdict::NextTarget,
         AttemptFailure::Timeout { phase: TimeoutPhase::Total } => Verdict::Fatal,
         AttemptFailure::Connect | AttemptFailure::Timeout { .. } | AttemptFailure::Malformed | AttemptFailure::StreamBroken => Verdict::RetrySameTarget,
     }
@@ -168,6 +172,7 @@ mod tests {
     #[test]
     fn every_row_of_the_default_table_is_classified_as_the_issue_says() {
         let rows: Vec<(AttemptFailure, Verdict)> = vec![
+            (Unsupported, NextTarget),
             (status(429), RetrySameTarget),
             (status(500), RetrySameTarget),
             (status(502), RetrySameTarget),
