@@ -561,3 +561,693 @@ describe('control routes and lifecycle', () => {
     }
   });
 });
+
+// ---------------------------------------------------------------------------
+// Other dialects: shared helpers
+
+function post(path, body, headers = {}, { raw } = {}) {
+  return fetch(`${mock.url}${path}`, {
+    method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: raw ?? JSON.stringify(body),
+  });
+}
+
+function isUnitVector(values) {
+  return Math.abs(Math.hypot(...values) - 1) < 1e-6;
+}
+
+/** Decodes OpenAI's base64 embedding: little-endian float32s. */
+function decodeFloat32(base64) {
+  const bytes = Buffer.from(base64, 'base64');
+  return Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(i * 4));
+}
+
+// ---------------------------------------------------------------------------
+
+describe('Anthropic Messages dialect', () => {
+  const HEADERS = { 'x-api-key': API_KEY, 'anthropic-version': '2023-06-01' };
+  const messages = (body, headers = HEADERS) => post('/v1/messages', body, headers);
+  const ask = (text, extra = {}) => ({
+    model: 'claude-sonnet-4-5', max_tokens: 256, messages: [{ role: 'user', content: text }], ...extra,
+  });
+  const tools = [
+    { name: 'get_weather', description: 'Weather', input_schema: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'integer' } } } },
+    { name: 'get_time', description: 'Time', input_schema: { type: 'object', properties: { zone: { type: 'string' } } } },
+  ];
+
+  /** Parses named SSE events (an `event:` and a `data:` line each) until the stream ends. */
+  async function namedEvents(res) {
+    const text = await res.text();
+    if (text === '') return [];
+    assert.ok(text.endsWith('\n\n'), 'events end with a blank line');
+    assert.ok(!text.includes('\r'), 'LF line endings');
+    return text.slice(0, -2).split('\n\n').map((block) => {
+      const lines = block.split('\n');
+      assert.equal(lines.length, 2, `bad event: ${block}`);
+      assert.ok(lines[0].startsWith('event: ') && lines[1].startsWith('data: '), `bad event: ${block}`);
+      return { event: lines[0].slice('event: '.length), data: lines[1].slice('data: '.length) };
+    });
+  }
+
+  test('non-streaming text answer has the Message shape', async () => {
+    const res = await messages({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 100,
+      system: [{ type: 'text', text: 'be brief' }], // 8 chars
+      messages: [
+        { role: 'user', content: 'first question' }, // 14
+        { role: 'assistant', content: [{ type: 'text', text: 'answer' }] }, // 6
+        { role: 'user', content: [{ type: 'text', text: 'part one' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AA==' } }, { type: 'text', text: ' two' }] }, // 12
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_x', content: 'ignored' }] }, // no text
+      ],
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^application\/json/);
+    assert.match(res.headers.get('request-id'), /^req_/);
+    const body = await res.json();
+    assert.match(body.id, /^msg_[0-9a-f]{24}$/);
+    assert.deepEqual({ ...body, id: 'x' }, {
+      id: 'x',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-sonnet-4-5',
+      content: [{ type: 'text', text: 'Mock reply: part one two' }],
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+      usage: { input_tokens: 10, output_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+    });
+  });
+
+  test('non-streaming tool_use: forced, first, or none; usage override in Anthropic names', async () => {
+    const id = await newScenario([{ toolCall: true, usage: { cache_read_input_tokens: 3, output_tokens: 9 } }]);
+    const forced = await (await messages(ask(`mock-scenario:${id}`, { tools, tool_choice: { type: 'tool', name: 'get_time' } }))).json();
+    assert.equal(forced.stop_reason, 'tool_use');
+    assert.equal(forced.content.length, 1);
+    const [block] = forced.content;
+    assert.match(block.id, /^toolu_[0-9a-f]{24}$/);
+    assert.deepEqual({ ...block, id: 'x' }, { type: 'tool_use', id: 'x', name: 'get_time', input: { zone: 'mock' } });
+    assert.equal(forced.usage.cache_read_input_tokens, 3);
+    assert.equal(forced.usage.output_tokens, 9);
+    assert.equal(forced.usage.cache_creation_input_tokens, 0);
+
+    const first = await (await messages(ask(`mock-scenario:${id}`, { tools, tool_choice: { type: 'auto' } }))).json();
+    assert.equal(first.content[0].name, 'get_weather');
+    assert.deepEqual(first.content[0].input, { city: 'mock', days: 1 });
+
+    const none = await (await messages(ask(`mock-scenario:${id}`, { tools, tool_choice: { type: 'none' } }))).json();
+    assert.equal(none.stop_reason, 'end_turn');
+    assert.equal(none.content[0].type, 'text');
+  });
+
+  test('stream: exactly Anthropic\'s event sequence, names and payloads; no [DONE]; kinds logged', async () => {
+    const id = await newScenario([{ pieces: ['Hel', 'lo', '!'] }]);
+    const text = `mock-scenario:${id}`;
+    const res = await messages(ask(text, { stream: true }));
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^text\/event-stream/);
+    assert.match(res.headers.get('request-id'), /^req_/);
+    const events = await namedEvents(res);
+    const names = events.map((e) => e.event);
+    assert.deepEqual(names, [
+      'message_start', 'content_block_start', 'ping',
+      'content_block_delta', 'content_block_delta', 'content_block_delta',
+      'content_block_stop', 'message_delta', 'message_stop',
+    ]);
+    const data = events.map((e) => JSON.parse(e.data));
+    const { message } = data[0];
+    assert.match(message.id, /^msg_[0-9a-f]{24}$/);
+    assert.deepEqual(data[0], {
+      type: 'message_start',
+      message: {
+        id: message.id, type: 'message', role: 'assistant', content: [], model: 'claude-sonnet-4-5',
+        stop_reason: null, stop_sequence: null,
+        usage: { input_tokens: Math.ceil(text.length / 4), output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      },
+    });
+    assert.deepEqual(data[1], { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+    assert.deepEqual(data[2], { type: 'ping' });
+    assert.deepEqual(data.slice(3, 6), ['Hel', 'lo', '!'].map((t) => (
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: t } })));
+    assert.deepEqual(data[6], { type: 'content_block_stop', index: 0 });
+    assert.deepEqual(data[7], {
+      type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 3 },
+    });
+    assert.deepEqual(data[8], { type: 'message_stop' });
+
+    const { log: [entry] } = await pollScenario(id, (s) => s.log[0]?.finished);
+    assert.deepEqual(entry.emitted.map((e) => e.kind), names);
+  });
+
+  test('stream tool_use: tool_use block start, input_json_delta fragments, stop_reason tool_use', async () => {
+    const id = await newScenario([{ toolCall: { arguments: { city: 'Paris', days: 3 } } }]);
+    const res = await messages(ask(`mock-scenario:${id}`, { tools, stream: true }));
+    const data = (await namedEvents(res)).map((e) => JSON.parse(e.data));
+    const block = data[1].content_block;
+    assert.match(block.id, /^toolu_[0-9a-f]{24}$/);
+    assert.deepEqual({ ...block, id: 'x' }, { type: 'tool_use', id: 'x', name: 'get_weather', input: {} });
+    const deltas = data.filter((d) => d.type === 'content_block_delta');
+    assert.ok(deltas.length > 1);
+    for (const d of deltas) assert.equal(d.delta.type, 'input_json_delta');
+    assert.deepEqual(JSON.parse(deltas.map((d) => d.delta.partial_json).join('')), { city: 'Paris', days: 3 });
+    assert.equal(data.at(-2).delta.stop_reason, 'tool_use');
+    assert.equal(data.at(-2).usage.output_tokens, deltas.length);
+  });
+
+  test('step errors have Anthropic bodies: 529 overloaded, 429 with retry-after, 413, custom message', async () => {
+    const id = await newScenario([{ status: 529 }, { status: 429, retryAfter: 4 }, { status: 413 }, { status: 503 }]);
+    const r529 = await messages(ask(`mock-scenario:${id}`));
+    assert.equal(r529.status, 529);
+    assert.match(r529.headers.get('request-id'), /^req_/);
+    assert.deepEqual(await r529.json(), { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+    const r429 = await messages(ask(`mock-scenario:${id}`));
+    assert.equal(r429.status, 429);
+    assert.equal(r429.headers.get('retry-after'), '4');
+    assert.equal((await r429.json()).error.type, 'rate_limit_error');
+    const r413 = await messages(ask(`mock-scenario:${id}`));
+    assert.equal((await r413.json()).error.type, 'request_too_large');
+    const r503 = await messages(ask(`mock-scenario:${id}`));
+    const e503 = await r503.json();
+    assert.equal(e503.type, 'error');
+    assert.equal(e503.error.type, 'api_error');
+  });
+
+  test('streamError: after k deltas an `event: error`, then the response ends', async () => {
+    const id = await newScenario([{ streamError: { afterChunks: 2 } }]);
+    const res = await messages(ask(`a b c d mock-scenario:${id}`, { stream: true }));
+    const events = await namedEvents(res);
+    assert.deepEqual(events.map((e) => e.event), [
+      'message_start', 'content_block_start', 'ping', 'content_block_delta', 'content_block_delta', 'error',
+    ]);
+    assert.deepEqual(JSON.parse(events.at(-1).data), { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+    const { log: [entry] } = await pollScenario(id, (s) => s.log[0]?.finished);
+    assert.equal(entry.clientClosedEarly, false);
+
+    const custom = await newScenario([{ streamError: { afterChunks: 0, type: 'api_error', message: 'Internal server error' } }]);
+    const events2 = await namedEvents(await messages(ask(`mock-scenario:${custom}`, { stream: true })));
+    assert.deepEqual(JSON.parse(events2.at(-1).data), { type: 'error', error: { type: 'api_error', message: 'Internal server error' } });
+    assert.equal(events2.filter((e) => e.event === 'content_block_delta').length, 0);
+  });
+
+  test('auth: wrong key 401, missing anthropic-version 400, missing max_tokens 400', async () => {
+    const wrong = await messages(ask('hi'), { 'x-api-key': 'sk-wrong', 'anthropic-version': '2023-06-01' });
+    assert.equal(wrong.status, 401);
+    assert.deepEqual(await wrong.json(), { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
+    const bearer = await messages(ask('hi'), { authorization: `Bearer ${API_KEY}`, 'anthropic-version': '2023-06-01' });
+    assert.equal(bearer.status, 401);
+    await bearer.json();
+
+    const noVersion = await messages(ask('hi'), { 'x-api-key': API_KEY });
+    assert.equal(noVersion.status, 400);
+    assert.deepEqual(await noVersion.json(), {
+      type: 'error', error: { type: 'invalid_request_error', message: 'anthropic-version: header is required' },
+    });
+
+    const { max_tokens: _, ...noMax } = ask('hi');
+    const r = await messages(noMax);
+    assert.equal(r.status, 400);
+    const body = await r.json();
+    assert.equal(body.type, 'error');
+    assert.equal(body.error.type, 'invalid_request_error');
+    assert.match(body.error.message, /max_tokens/);
+  });
+
+  test('malformed sse: message_start, then a content_block_delta with broken data, then the end', async () => {
+    const id = await newScenario([{ malformed: 'sse' }]);
+    const events = await namedEvents(await messages(ask(`mock-scenario:${id}`, { stream: true })));
+    assert.deepEqual(events.map((e) => e.event), ['message_start', 'content_block_delta']);
+    assert.equal(JSON.parse(events[0].data).type, 'message_start');
+    assert.equal(events[1].data, '{not json');
+  });
+
+  test('dropAfterChunks counts content_block_delta events', async () => {
+    const id = await newScenario([{ dropAfterChunks: 1 }]);
+    const res = await messages(ask(`a b c mock-scenario:${id}`, { stream: true }));
+    await assert.rejects(res.text());
+    const state = await pollScenario(id, (s) => s.log[0]?.emitted.length === 4);
+    assert.deepEqual(state.log[0].emitted.map((e) => e.kind),
+      ['message_start', 'content_block_start', 'ping', 'content_block_delta']);
+    assert.equal(state.log[0].finished, false);
+    assert.equal(state.log[0].clientClosedEarly, false);
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('Gemini dialect', () => {
+  const HEADERS = { 'x-goog-api-key': API_KEY };
+  const call = (model, method, body, { headers = HEADERS, query = '' } = {}) =>
+    post(`/v1beta/models/${model}:${method}${query}`, body, headers);
+  const ask = (text, extra = {}) => ({ contents: [{ role: 'user', parts: [{ text }] }], ...extra });
+  const tools = [{
+    functionDeclarations: [
+      { name: 'get_weather', description: 'Weather', parameters: { type: 'OBJECT', properties: { city: { type: 'STRING' }, days: { type: 'INTEGER' } } } },
+      { name: 'get_time', description: 'Time', parameters: { type: 'object', properties: { zone: { type: 'string' } } } },
+    ],
+  }];
+
+  /** Parses Google's SSE: `data: <json>` events with CRLF line endings only. */
+  async function crlfEvents(res) {
+    const text = await res.text();
+    assert.ok(!/(?<!\r)\n/.test(text), 'only CRLF line endings');
+    assert.ok(text.endsWith('\r\n\r\n'), 'events end with a blank line');
+    return text.slice(0, -4).split('\r\n\r\n').map((e) => {
+      assert.ok(e.startsWith('data: '), `bad event: ${e}`);
+      return e.slice('data: '.length);
+    });
+  }
+
+  test('generateContent: GenerateContentResponse with usageMetadata; model from the path', async () => {
+    const res = await call('gemini-2.0-flash', 'generateContent', {
+      systemInstruction: { parts: [{ text: 'be brief' }] }, // 8
+      contents: [
+        { role: 'user', parts: [{ text: 'first' }] }, // 5
+        { role: 'model', parts: [{ text: 'answer' }] }, // 6
+        { role: 'user', parts: [{ text: 'hello ' }, { inlineData: { mimeType: 'image/png', data: 'AA==' } }, { text: 'world' }] }, // 11
+      ],
+      generationConfig: { temperature: 0 },
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^application\/json/);
+    const body = await res.json();
+    assert.equal(typeof body.responseId, 'string');
+    assert.ok(body.responseId.length > 0);
+    assert.deepEqual({ ...body, responseId: 'x' }, {
+      candidates: [{
+        content: { parts: [{ text: 'Mock reply: hello world' }], role: 'model' }, finishReason: 'STOP', index: 0,
+      }],
+      usageMetadata: { promptTokenCount: 8, candidatesTokenCount: 4, totalTokenCount: 12 },
+      modelVersion: 'gemini-2.0-flash',
+      responseId: 'x',
+    });
+  });
+
+  test('streamGenerateContent?alt=sse: CRLF data events, growing usage, finishReason on the last', async () => {
+    const res = await call('gemini-2.0-flash', 'streamGenerateContent', ask('one two'), { query: '?alt=sse' });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^text\/event-stream/);
+    const events = await crlfEvents(res);
+    assert.ok(!events.includes('[DONE]'));
+    const chunks = events.map((e) => JSON.parse(e));
+    assert.equal(chunks.length, 4);
+    assert.deepEqual(chunks.map((c) => c.candidates[0].content), ['Mock ', 'reply: ', 'one ', 'two'].map((text) => ({ parts: [{ text }], role: 'model' })));
+    chunks.forEach((c, i) => {
+      assert.equal(c.modelVersion, 'gemini-2.0-flash');
+      assert.equal(c.responseId, chunks[0].responseId);
+      assert.equal(c.candidates[0].index, 0);
+      assert.equal(c.usageMetadata.promptTokenCount, 2);
+      assert.equal(c.usageMetadata.candidatesTokenCount, i + 1);
+      assert.equal(c.usageMetadata.totalTokenCount, 2 + i + 1);
+      assert.equal(c.candidates[0].finishReason, i === 3 ? 'STOP' : undefined);
+    });
+  });
+
+  test('streamGenerateContent without alt=sse streams one JSON array', async () => {
+    const res = await call('gemini-2.0-flash', 'streamGenerateContent', ask('x'));
+    assert.match(res.headers.get('content-type'), /^application\/json/);
+    const chunks = await res.json();
+    assert.ok(Array.isArray(chunks));
+    assert.equal(chunks.length, 3);
+    assert.equal(chunks.at(-1).candidates[0].finishReason, 'STOP');
+  });
+
+  test('tool call: functionCall part (one stream chunk), allowedFunctionNames, mode NONE', async () => {
+    const id = await newScenario([{ toolCall: true }]);
+    const first = await (await call('g', 'generateContent', ask(`mock-scenario:${id}`, { tools }))).json();
+    assert.deepEqual(first.candidates[0].content, {
+      parts: [{ functionCall: { name: 'get_weather', args: { city: 'mock', days: 1 } } }], role: 'model',
+    });
+    assert.equal(first.candidates[0].finishReason, 'STOP');
+
+    const allowed = { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: ['get_time'] } };
+    const forced = await (await call('g', 'generateContent', ask(`mock-scenario:${id}`, { tools, toolConfig: allowed }))).json();
+    assert.deepEqual(forced.candidates[0].content.parts, [{ functionCall: { name: 'get_time', args: { zone: 'mock' } } }]);
+
+    const none = { functionCallingConfig: { mode: 'NONE' } };
+    const text = await (await call('g', 'generateContent', ask(`hi mock-scenario:${id}`, { tools, toolConfig: none }))).json();
+    assert.deepEqual(text.candidates[0].content.parts, [{ text: `Mock reply: hi mock-scenario:${id}` }]);
+
+    const stream = await call('g', 'streamGenerateContent', ask(`mock-scenario:${id}`, { tools }), { query: '?alt=sse' });
+    const chunks = (await crlfEvents(stream)).map((e) => JSON.parse(e));
+    assert.equal(chunks.length, 1);
+    assert.deepEqual(chunks[0].candidates[0].content.parts, [{ functionCall: { name: 'get_weather', args: { city: 'mock', days: 1 } } }]);
+    assert.equal(chunks[0].candidates[0].finishReason, 'STOP');
+    assert.equal(typeof chunks[0].usageMetadata.totalTokenCount, 'number');
+  });
+
+  test('blocked prompt: promptFeedback and no candidates (non-stream and stream)', async () => {
+    const id = await newScenario([{ blocked: true }]);
+    const text = `mock-scenario:${id}`;
+    const res = await call('gemini-2.0-flash', 'generateContent', ask(text));
+    assert.equal(res.status, 200);
+    const prompt = Math.ceil(text.length / 4);
+    const expected = {
+      promptFeedback: { blockReason: 'SAFETY', safetyRatings: [{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH' }] },
+      usageMetadata: { promptTokenCount: prompt, totalTokenCount: prompt },
+      modelVersion: 'gemini-2.0-flash',
+    };
+    assert.deepEqual(await res.json(), expected);
+    const stream = await call('gemini-2.0-flash', 'streamGenerateContent', ask(text), { query: '?alt=sse' });
+    assert.deepEqual((await crlfEvents(stream)).map((e) => JSON.parse(e)), [expected]);
+  });
+
+  test('finishReason SAFETY: safetyRatings; non-stream candidate has no content', async () => {
+    const id = await newScenario([{ finishReason: 'SAFETY' }]);
+    const body = await (await call('g', 'generateContent', ask(`mock-scenario:${id}`))).json();
+    const [candidate] = body.candidates;
+    assert.equal(candidate.finishReason, 'SAFETY');
+    assert.ok(!('content' in candidate));
+    assert.ok(candidate.safetyRatings.length > 0);
+    const stream = await call('g', 'streamGenerateContent', ask(`a b mock-scenario:${id}`), { query: '?alt=sse' });
+    const chunks = (await crlfEvents(stream)).map((e) => JSON.parse(e));
+    assert.equal(chunks.at(-1).candidates[0].finishReason, 'SAFETY');
+    assert.ok(chunks.slice(0, -1).every((c) => c.candidates[0].finishReason === undefined));
+  });
+
+  test('step errors: google.rpc bodies; 429 carries RetryInfo from retryAfter (default 1s)', async () => {
+    const id = await newScenario([{ status: 429, retryAfter: 7 }, { status: 429 }, { status: 503 }, { status: 500 }]);
+    const r1 = await call('g', 'generateContent', ask(`mock-scenario:${id}`));
+    assert.equal(r1.status, 429);
+    assert.equal(r1.headers.get('retry-after'), '7');
+    const e1 = await r1.json();
+    assert.deepEqual(e1, {
+      error: {
+        code: 429, message: e1.error.message, status: 'RESOURCE_EXHAUSTED',
+        details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '7s' }],
+      },
+    });
+    const e2 = await (await call('g', 'generateContent', ask(`mock-scenario:${id}`))).json();
+    assert.equal(e2.error.details[0].retryDelay, '1s');
+    const e3 = await (await call('g', 'generateContent', ask(`mock-scenario:${id}`))).json();
+    assert.equal(e3.error.code, 503);
+    assert.equal(e3.error.status, 'UNAVAILABLE');
+    assert.equal(typeof e3.error.message, 'string');
+    const e4 = await (await call('g', 'generateContent', ask(`mock-scenario:${id}`))).json();
+    assert.equal(e4.error.status, 'INTERNAL');
+  });
+
+  test('bad or missing key → 400 API_KEY_INVALID; ?key= is accepted too', async () => {
+    const expected = {
+      error: {
+        code: 400,
+        message: 'API key not valid. Please pass a valid API key.',
+        status: 'INVALID_ARGUMENT',
+        details: [{
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+          reason: 'API_KEY_INVALID',
+          domain: 'googleapis.com',
+          metadata: { service: 'generativelanguage.googleapis.com' },
+        }],
+      },
+    };
+    for (const headers of [{ 'x-goog-api-key': 'wrong' }, {}, { authorization: `Bearer ${API_KEY}` }]) {
+      const res = await call('g', 'generateContent', ask('hi'), { headers });
+      assert.equal(res.status, 400);
+      assert.deepEqual(await res.json(), expected);
+    }
+    const viaQuery = await call('g', 'generateContent', ask('hi'), { headers: {}, query: `?key=${API_KEY}` });
+    assert.equal(viaQuery.status, 200);
+    await viaQuery.json();
+  });
+
+  test('missing contents → 400 INVALID_ARGUMENT', async () => {
+    const res = await call('g', 'generateContent', { generationConfig: {} });
+    assert.equal(res.status, 400);
+    const { error } = await res.json();
+    assert.equal(error.code, 400);
+    assert.equal(error.status, 'INVALID_ARGUMENT');
+  });
+
+  test('streamError: a data event with a google.rpc error, then the end', async () => {
+    const id = await newScenario([{ streamError: { afterChunks: 1 } }]);
+    const res = await call('g', 'streamGenerateContent', ask(`a b mock-scenario:${id}`), { query: '?alt=sse' });
+    const events = (await crlfEvents(res)).map((e) => JSON.parse(e));
+    assert.equal(events.length, 2);
+    assert.equal(events[0].candidates[0].content.parts[0].text, 'Mock ');
+    assert.equal(events[1].error.code, 503);
+    assert.equal(events[1].error.status, 'UNAVAILABLE');
+    assert.equal(typeof events[1].error.message, 'string');
+  });
+
+  test('batchEmbedContents: one deterministic unit vector per request', async () => {
+    const body = {
+      requests: [
+        { model: 'models/text-embedding-004', content: { parts: [{ text: 'Hello world' }] } },
+        { model: 'models/text-embedding-004', content: { parts: [{ text: 'something else entirely' }] }, outputDimensionality: 16 },
+      ],
+    };
+    const res = await call('text-embedding-004', 'batchEmbedContents', body);
+    assert.equal(res.status, 200);
+    const { embeddings } = await res.json();
+    assert.equal(embeddings.length, 2);
+    assert.equal(embeddings[0].values.length, 8);
+    assert.equal(embeddings[1].values.length, 16);
+    for (const e of embeddings) assert.ok(isUnitVector(e.values));
+    const again = await (await call('text-embedding-004', 'batchEmbedContents', body)).json();
+    assert.deepEqual(again.embeddings, embeddings);
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('Azure OpenAI dialect', () => {
+  const path = (d, op = 'chat/completions', version = '2024-10-21') =>
+    `/openai/deployments/${d}/${op}${version ? `?api-version=${version}` : ''}`;
+
+  test('api-key auth; model optional; the answer names the deployment; logged path and dialect', async () => {
+    const id = await newScenario([{}]);
+    const body = { messages: [{ role: 'user', content: `hi mock-scenario:${id}` }] };
+    const res = await post(path('my-gpt4o'), body, { 'api-key': API_KEY });
+    assert.equal(res.status, 200);
+    const answer = await res.json();
+    assert.equal(answer.object, 'chat.completion');
+    assert.equal(answer.model, 'my-gpt4o');
+    assert.equal(answer.choices[0].message.content, `Mock reply: hi mock-scenario:${id}`);
+    const { log: [entry] } = await scenarioState(id);
+    assert.equal(entry.dialect, 'azure');
+    assert.equal(entry.path, '/openai/deployments/my-gpt4o/chat/completions?api-version=2024-10-21');
+    assert.equal(entry.headers['api-key'], API_KEY);
+  });
+
+  test('wrong key or Bearer auth → 401 Azure body; missing api-version → 404', async () => {
+    const expected = {
+      error: {
+        code: '401',
+        message: 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.',
+      },
+    };
+    for (const headers of [{ 'api-key': 'wrong' }, { authorization: `Bearer ${API_KEY}` }]) {
+      const res = await post(path('d'), request('hi'), headers);
+      assert.equal(res.status, 401);
+      assert.deepEqual(await res.json(), expected);
+    }
+    const noVersion = await post(path('d', 'chat/completions', null), request('hi'), { 'api-key': API_KEY });
+    assert.equal(noVersion.status, 404);
+    assert.deepEqual(await noVersion.json(), { error: { code: '404', message: 'Resource not found' } });
+  });
+
+  test('streaming with include_usage works as in OpenAI', async () => {
+    const res = await post(path('d'), request('abcd', { stream: true, stream_options: { include_usage: true } }), { 'api-key': API_KEY });
+    const chunks = parseChunks(await readEvents(res));
+    assert.deepEqual(chunks.at(-1).usage, { prompt_tokens: 1, completion_tokens: 3, total_tokens: 4 });
+    assert.equal(chunks[0].model, 'd');
+  });
+
+  test('embeddings path', async () => {
+    const res = await post(path('emb', 'embeddings'), { input: 'hello' }, { 'api-key': API_KEY });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.model, 'emb');
+    assert.ok(isUnitVector(body.data[0].embedding));
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('Workers AI dialect', () => {
+  const base = '/client/v4/accounts/0123abcd/ai/v1';
+  const bearer = { authorization: `Bearer ${API_KEY}` };
+
+  test('stream has no usage chunk even with include_usage', async () => {
+    const body = request('abcd', { model: '@cf/meta/llama-3.1-8b-instruct', stream: true, stream_options: { include_usage: true } });
+    const res = await post(`${base}/chat/completions`, body, bearer);
+    assert.equal(res.status, 200);
+    const chunks = parseChunks(await readEvents(res));
+    for (const c of chunks) {
+      assert.ok(!('usage' in c), 'no usage field');
+      assert.ok(c.choices.length === 1, 'no choices-less usage chunk');
+    }
+    assert.equal(chunks.at(-1).choices[0].finish_reason, 'stop');
+    assert.equal(chunks[0].model, '@cf/meta/llama-3.1-8b-instruct');
+  });
+
+  test('non-streaming answer still carries usage', async () => {
+    const body = await (await post(`${base}/chat/completions`, request('abcd'), bearer)).json();
+    assert.deepEqual(body.usage, { prompt_tokens: 1, completion_tokens: 3, total_tokens: 4 });
+  });
+
+  test('wrong key → 401 in Cloudflare\'s envelope; step errors use it too', async () => {
+    const res = await post(`${base}/chat/completions`, request('hi'), { authorization: 'Bearer nope' });
+    assert.equal(res.status, 401);
+    assert.deepEqual(await res.json(), {
+      success: false, errors: [{ code: 10000, message: 'Authentication error' }], messages: [], result: null,
+    });
+    const id = await newScenario([{ status: 429 }]);
+    const limited = await post(`${base}/chat/completions`, request(`mock-scenario:${id}`), bearer);
+    assert.equal(limited.status, 429);
+    const body = await limited.json();
+    assert.equal(body.success, false);
+    assert.equal(body.errors[0].code, 3040);
+  });
+
+  test('embeddings endpoint', async () => {
+    const res = await post(`${base}/embeddings`, { model: '@cf/baai/bge-base-en-v1.5', input: ['a b', 'c'] }, bearer);
+    const body = await res.json();
+    assert.equal(body.data.length, 2);
+    assert.equal(body.model, '@cf/baai/bge-base-en-v1.5');
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('OpenAI embeddings and in-stream errors', () => {
+  const embeddings = (body, headers = { authorization: `Bearer ${API_KEY}` }) => post('/v1/embeddings', body, headers);
+
+  test('float vectors: list shape, deterministic, unit length, word-based, dimensions', async () => {
+    const body = { model: 'text-embedding-3-small', input: ['Hello world', 'hello, WORLD!', 'quite different text'] };
+    const res = await embeddings(body);
+    assert.equal(res.status, 200);
+    const answer = await res.json();
+    assert.equal(answer.object, 'list');
+    assert.equal(answer.model, 'text-embedding-3-small');
+    const chars = 'Hello world'.length + 'hello, WORLD!'.length + 'quite different text'.length;
+    assert.deepEqual(answer.usage, { prompt_tokens: Math.ceil(chars / 4), total_tokens: Math.ceil(chars / 4) });
+    answer.data.forEach((d, i) => {
+      assert.equal(d.object, 'embedding');
+      assert.equal(d.index, i);
+      assert.equal(d.embedding.length, 8);
+      assert.ok(isUnitVector(d.embedding));
+    });
+    assert.deepEqual(answer.data[0].embedding, answer.data[1].embedding, 'same lowercased words, same vector');
+    assert.notDeepEqual(answer.data[0].embedding, answer.data[2].embedding);
+    const again = await (await embeddings(body)).json();
+    assert.deepEqual(again.data, answer.data);
+
+    const wide = await (await embeddings({ model: 'm', input: 'one string', dimensions: 64 })).json();
+    assert.equal(wide.data.length, 1);
+    assert.equal(wide.data[0].embedding.length, 64);
+    assert.ok(isUnitVector(wide.data[0].embedding));
+  });
+
+  test('base64: little-endian float32 of the same vector', async () => {
+    const floats = await (await embeddings({ model: 'm', input: 'the same text' })).json();
+    const packed = await (await embeddings({ model: 'm', input: 'the same text', encoding_format: 'base64' })).json();
+    assert.equal(typeof packed.data[0].embedding, 'string');
+    const decoded = decodeFloat32(packed.data[0].embedding);
+    assert.equal(decoded.length, 8);
+    decoded.forEach((x, i) => assert.ok(Math.abs(x - floats.data[0].embedding[i]) < 1e-6));
+    assert.ok(Math.abs(Math.hypot(...decoded) - 1) < 1e-5);
+  });
+
+  test('missing or empty input → 400 with param "input"; bad key → 401', async () => {
+    for (const input of [undefined, '', []]) {
+      const res = await embeddings({ model: 'm', input });
+      assert.equal(res.status, 400);
+      const { error } = await res.json();
+      assert.equal(error.type, 'invalid_request_error');
+      assert.equal(error.param, 'input');
+    }
+    const res = await embeddings({ model: 'm', input: 'x' }, { authorization: 'Bearer nope' });
+    assert.equal(res.status, 401);
+    assert.equal((await res.json()).error.code, 'invalid_api_key');
+  });
+
+  test('embeddings go through scenarios: status, headerDelayMs, drop', async () => {
+    const id = await newScenario([{ status: 503 }, { headerDelayMs: 120 }, { dropAfterChunks: 0 }]);
+    const body = { model: 'm', input: `mock-scenario:${id}` };
+    const r503 = await embeddings(body);
+    assert.equal(r503.status, 503);
+    assert.equal((await r503.json()).error.type, 'server_error');
+    const start = performance.now();
+    const slow = await embeddings(body);
+    assert.ok(performance.now() - start >= 110, 'headers came too early');
+    assert.equal(slow.status, 200);
+    await slow.json();
+    const dropped = await embeddings(body);
+    await assert.rejects(dropped.text());
+    const state = await scenarioState(id);
+    assert.equal(state.requests, 3);
+    assert.ok(state.log.every((e) => e.dialect === 'openai' && e.operation === 'embeddings' && e.path === '/v1/embeddings'));
+  });
+
+  test('OpenAI streamError: a data: {"error":…} event, no [DONE]; finishReason override', async () => {
+    const id = await newScenario([{ streamError: { afterChunks: 1, message: 'boom' } }, { finishReason: 'length' }]);
+    const events = await readEvents(await chat(request(`a b mock-scenario:${id}`, { stream: true })));
+    assert.equal(events.length, 3);
+    assert.equal(JSON.parse(events[1]).choices[0].delta.content, 'Mock ');
+    assert.deepEqual(JSON.parse(events[2]), { error: { message: 'boom', type: 'server_error' } });
+    const body = await (await chat(request(`mock-scenario:${id}`))).json();
+    assert.equal(body.choices[0].finish_reason, 'length');
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('logs and stats across dialects', () => {
+  test('one scenario serves every dialect; each log entry records path, dialect and auth header', async () => {
+    const id = await newScenario([{ pieces: ['ok'] }]);
+    const tag = `mock-scenario:${id}`;
+    const calls = [
+      ['openai', '/v1/chat/completions', request(tag), { authorization: `Bearer ${API_KEY}` }, 'authorization'],
+      ['anthropic', '/v1/messages', { model: 'c', max_tokens: 5, messages: [{ role: 'user', content: tag }] },
+        { 'x-api-key': API_KEY, 'anthropic-version': '2023-06-01' }, 'x-api-key'],
+      ['gemini', '/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse',
+        { contents: [{ role: 'user', parts: [{ text: tag }] }] }, { 'x-goog-api-key': API_KEY }, 'x-goog-api-key'],
+      ['azure', '/openai/deployments/d1/chat/completions?api-version=2024-10-21',
+        { messages: [{ role: 'user', content: tag }] }, { 'api-key': API_KEY }, 'api-key'],
+      ['workers-ai', '/client/v4/accounts/acc/ai/v1/chat/completions', request(tag),
+        { authorization: `Bearer ${API_KEY}` }, 'authorization'],
+    ];
+    for (const [, path, body, headers] of calls) {
+      const res = await post(path, body, headers);
+      assert.equal(res.status, 200, path);
+      await res.text();
+    }
+    const state = await pollScenario(id, (s) => s.log.length === calls.length && s.log.every((e) => e.finished));
+    state.log.forEach((entry, i) => {
+      const [dialect, path, , , authHeader] = calls[i];
+      assert.equal(entry.dialect, dialect);
+      assert.equal(entry.path, path);
+      assert.equal(entry.operation, 'chat');
+      assert.ok(entry.headers[authHeader].includes(API_KEY), `${dialect} auth header ${authHeader}`);
+    });
+  });
+
+  test('GET /__mock/stats?by=dialect counts per dialect and operation', async () => {
+    const own = await startMockUpstream();
+    try {
+      const send = (path, body, headers = {}) => fetch(`${own.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) }).then((r) => r.text());
+      await send('/v1/chat/completions', request('x'));
+      await send('/v1/embeddings', { model: 'm', input: 'x' });
+      await send('/v1/messages', { model: 'c', max_tokens: 1, messages: [] }, { 'anthropic-version': '2023-06-01' });
+      await send('/v1beta/models/g:generateContent', { contents: [] });
+      await send('/v1beta/models/g:batchEmbedContents', { requests: [{ content: { parts: [{ text: 'x' }] } }] });
+      await send('/openai/deployments/d/chat/completions?api-version=1', { messages: [] });
+      await send('/client/v4/accounts/a/ai/v1/embeddings', { model: 'm', input: 'x' });
+      const stats = await (await fetch(`${own.url}/__mock/stats?by=dialect`)).json();
+      assert.deepEqual(stats, {
+        requests: 7, chatCompletions: 1, models: 0, scenarios: 0,
+        dialects: {
+          openai: { requests: 2, chat: 1, models: 0, embeddings: 1 },
+          anthropic: { requests: 1, chat: 1 },
+          gemini: { requests: 2, chat: 1, embeddings: 1 },
+          azure: { requests: 1, chat: 1, embeddings: 0 },
+          'workers-ai': { requests: 1, chat: 0, embeddings: 1 },
+        },
+      });
+      own.reset();
+      const cleared = await (await fetch(`${own.url}/__mock/stats?by=dialect`)).json();
+      assert.equal(cleared.dialects.gemini.requests, 0);
+    } finally {
+      await own.close();
+    }
+  });
+});

@@ -1,11 +1,16 @@
 //! Edgeway as a Cloudflare Worker: the thin I/O shell around `edgeway-core`.
 //!
-//! A request goes `router` → a handler in `handlers/` → `upstream/` (the
-//! network, or the built-in demo model) → `relay` (streams) → the caller.
+//! A request goes `router` → a handler in `handlers/` → `retries` (retries,
+//! fallback, circuit breakers) → `attempt/` (one call through the provider's
+//! adapter) → `upstream/` (the network, or the built-in demo model) →
+//! `relay` (streams) → the caller.
 //! Every decision is made by `edgeway-core`; this crate reads the clock and
 //! the CSPRNG (`runtime`), talks to the network and the bindings, and turns
 //! core's errors into responses.
 
+// A failed attempt carries its whole error: it is the cold path, and
+// boxing it would only add an allocation to every failure.
+#[allow(clippy::result_large_err)]
 mod attempt;
 mod auth;
 mod breakers;
@@ -16,6 +21,7 @@ mod handlers;
 mod idempotency;
 mod http;
 mod relay;
+mod retries;
 mod router;
 mod runtime;
 mod settings;

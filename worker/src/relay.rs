@@ -8,8 +8,11 @@
 
 use edgeway_core::config::Timeouts;
 use edgeway_core::log::{Outcome, RequestLog};
+use edgeway_core::openai::Usage;
+use edgeway_core::pricing::Price;
+use edgeway_core::providers::StreamTranslator;
 use edgeway_core::relay::{RelayState, StreamRelay};
-use edgeway_core::GatewayError;
+use edgeway_core::{tokens, GatewayError};
 use futures_util::StreamExt;
 
 use crate::cancel::AbortOnDrop;
@@ -33,6 +36,15 @@ pub struct LiveStream {
     log: Option<RequestLog>,
     log_sink: Option<futures_channel::oneshot::Sender<RequestLog>>,
     abort: AbortOnDrop,
+    costing: Costing,
+}
+
+/// What pricing a stream needs once it has ended.
+pub struct Costing {
+    /// The target's price, if known.
+    pub price: Option<Price>,
+    /// The prompt's estimated tokens, for providers whose streams report no usage.
+    pub prompt_estimate: u64,
 }
 
 /// How long the stream may take.
@@ -49,17 +61,20 @@ impl LiveStream {
     /// Reads the upstream until its first event is ready for the caller, so
     /// that a failure before anything was sent can still be a plain HTTP
     /// error (and, later, a retry). On success the stream is ready to serve.
+    #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
     pub async fn start(
         upstream: BodyStream,
         caller_wants_usage: bool,
+        translator: Option<StreamTranslator>,
         provider: &str,
         request_id: &str,
         limits: StreamLimits,
+        costing: Costing,
         abort: AbortOnDrop,
     ) -> Result<Self, GatewayError> {
         let mut live = Self {
             upstream,
-            relay: StreamRelay::new(caller_wants_usage),
+            relay: StreamRelay::new(caller_wants_usage).with_translator(translator),
             pending: Vec::new(),
             provider: provider.to_owned(),
             request_id: request_id.to_owned(),
@@ -72,6 +87,7 @@ impl LiveStream {
             log: None,
             log_sink: None,
             abort,
+            costing,
         };
         while live.relay.state() == RelayState::ExpectFirstEvent {
             // Nothing reached the caller yet: the failure is a plain error
@@ -164,8 +180,12 @@ impl LiveStream {
         let now = runtime::now_ms();
         log.latency_ms = now.saturating_sub(log.time_ms);
         log.ttft_ms = summary.first_token_at.map(|t| t.saturating_sub(log.time_ms));
-        log.tokens_in = summary.usage.map(|u| u.prompt_tokens);
-        log.tokens_out = summary.usage.map(|u| u.completion_tokens);
+        // A provider that reports no usage in streams is counted here.
+        let (usage, estimated) = match summary.usage {
+            Some(usage) => (usage, false),
+            None => (Usage::new(self.costing.prompt_estimate, summary.streamed_chars.div_ceil(tokens::CHARS_PER_TOKEN)), true),
+        };
+        log.record_usage(&usage, estimated, self.costing.price.map(|p| p.cost_usd(&usage)));
         log.outcome = match self.relay.state() {
             RelayState::Done => Outcome::Ok,
             RelayState::Failed => {

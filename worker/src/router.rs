@@ -79,6 +79,13 @@ async fn route(request: &mut Request, env: &Env, method: &Method, path: &str, ct
             }
             _ => Err(not_allowed("POST")),
         },
+        "/v1/embeddings" => match method {
+            Method::Post => {
+                auth::authenticate(request, env)?;
+                handlers::embeddings::handle(request, env, ctx).await
+            }
+            _ => Err(not_allowed("POST")),
+        },
         "/v1/models" => match method {
             Method::Get => {
                 auth::authenticate(request, env)?;
@@ -98,7 +105,7 @@ fn gateway_headers(response: &Response, log: &RequestLog) {
             respond::set(h, name, value);
         }
     }
-    let calls = log.attempts.iter().filter(|a| a.outcome != "skipped").count();
+    let calls = log.upstream_calls();
     if calls > 0 {
         respond::set(h, headers::ATTEMPTS, &calls.to_string());
     }

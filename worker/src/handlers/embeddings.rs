@@ -1,0 +1,48 @@
+//! `POST /v1/embeddings`: vectors for text, through the same routes,
+//! retries, fallback and circuit breakers as chat.
+
+use edgeway_core::headers;
+use edgeway_core::log::RequestLog;
+use edgeway_core::openai::parse_embeddings_request;
+use edgeway_core::pricing::format_usd;
+use edgeway_core::GatewayError;
+use worker::{Env, Request, Response};
+
+use crate::attempt::embeddings::{self, EmbeddingsCall};
+use crate::context::RequestContext;
+use crate::http::{body, respond};
+use crate::retries::{self, Plan};
+use crate::config;
+
+/// Handles one embeddings request.
+pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) -> Result<Response, GatewayError> {
+    let config = config::get()?;
+    let body = body::read_limited(request, config.max_request_bytes).await?;
+    let parsed = parse_embeddings_request(&body)?;
+    let route = config.route(&parsed.model).ok_or_else(|| GatewayError::ModelNotFound { model: parsed.model.clone() })?;
+    if let Some(log) = &mut ctx.log {
+        log.route = Some(route.name.clone());
+    }
+    let deadline_ms = ctx.started_ms + route.timeouts.total_ms;
+    let plan = Plan::for_request(request, config, route, deadline_ms)?;
+    let call = EmbeddingsCall { request, env, embeddings: &parsed, timeouts: route.timeouts, deadline_ms };
+    let (embedded, target) = retries::run(ctx, plan, async |target, _attempt| embeddings::run(&call, target).await).await?;
+
+    let calls = ctx.log.as_ref().map_or(1, RequestLog::upstream_calls);
+    let response = respond::json(200, embedded.bytes);
+    let h = response.headers();
+    if let Some(usage) = embedded.usage {
+        respond::set(h, headers::TOKENS_IN, &usage.prompt_tokens.to_string());
+        if let Some(log) = &mut ctx.log {
+            log.record_usage(&usage, false, embedded.cost_usd);
+        }
+    }
+    if let Some(cost) = embedded.cost_usd {
+        respond::set(h, headers::COST_USD, &format_usd(cost));
+    }
+    respond::set(h, headers::PROVIDER, &target.provider);
+    respond::set(h, headers::MODEL, &target.model);
+    respond::set(h, headers::ROUTE, &route.name);
+    respond::set(h, headers::ATTEMPTS, &calls.to_string());
+    Ok(response)
+}
