@@ -31,6 +31,15 @@ export async function startStack({ logDir, vars = {} } = {}) {
     EDGEWAY_DEV_KEY: TEST_GATEWAY_KEY,
     OPENAI_API_KEY: TEST_PROVIDER_KEY,
     OPENAI_BASE_URL: `${mockUrl}/v1`,
+    // Every vendor at the mock, which speaks each one's wire format.
+    ANTHROPIC_API_KEY: TEST_PROVIDER_KEY,
+    ANTHROPIC_BASE_URL: `${mockUrl}/v1`,
+    GEMINI_API_KEY: TEST_PROVIDER_KEY,
+    GEMINI_BASE_URL: `${mockUrl}/v1beta`,
+    AZURE_OPENAI_API_KEY: TEST_PROVIDER_KEY,
+    AZURE_BASE_URL: mockUrl,
+    CLOUDFLARE_API_TOKEN: TEST_PROVIDER_KEY,
+    WORKERS_AI_BASE_URL: `${mockUrl}/client/v4/accounts/test-account/ai/v1`,
     OLLAMA_BASE_URL: `http://127.0.0.1:${closedPort}/v1`,
     ...vars,
   };
