@@ -5,7 +5,8 @@
 // the wasm name section, so Rust functions appear by name next to the JS
 // glue (`__wbg_*`) and the runtime's own APIs (fetch, Headers, …).
 //
-// Usage (the Worker must be built, as for run.mjs):
+// Usage (build the Worker with its function names first:
+//   EDGEWAY_KEEP_NAMES=1 make worker):
 //   node bench/profile.mjs [--scenario edgeway|passthrough] [--stream]
 //                          [--connections 32] [--seconds 5] [--top 25]
 // Prints the functions with the most self time and the most inclusive time

@@ -6,7 +6,11 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out=worker/build/index.js
-if [ -f "$out" ] && [ -z "$(find core/src worker/src worker/build.rs worker/Cargo.toml core/Cargo.toml Cargo.toml Cargo.lock config -newer "$out" 2>/dev/null | head -n 1)" ]; then
+# The wasm's function names cost about 40 KB gzipped; they are kept only for
+# CPU profiling (EDGEWAY_KEEP_NAMES=1, see bench/profile.mjs).
+names="${EDGEWAY_KEEP_NAMES:-0}"
+stamp=worker/build/.names
+if [ -f "$out" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$names" ] && [ -z "$(find core/src worker/src worker/build.rs worker/Cargo.toml core/Cargo.toml Cargo.toml Cargo.lock config -newer "$out" 2>/dev/null | head -n 1)" ]; then
   exit 0
 fi
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}"
@@ -14,4 +18,8 @@ export ESBUILD_BIN="${ESBUILD_BIN:-$root/node_modules/.bin/esbuild}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$root/node_modules/binaryen/bin/wasm-opt}"
 cd worker
 worker-build --release
+if [ "$names" != 1 ]; then
+  "$WASM_OPT_BIN" --enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types --enable-multivalue --strip-debug --strip-producers build/index_bg.wasm -o build/index_bg.wasm
+fi
+echo "$names" > build/.names
 touch build/index.js

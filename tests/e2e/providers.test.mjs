@@ -128,26 +128,22 @@ for (const provider of ['anthropic', 'gemini']) {
   });
 }
 
-test('a route falls back from Anthropic to Gemini to OpenAI, and the client sees one consistent answer', async () => {
+test('a route falls back from Anthropic to Gemini to OpenAI, and the openai client sees one consistent answer', async () => {
   for (const stream of [false, true]) {
     // Anthropic overloaded twice (one retry), Gemini unavailable twice, then OpenAI answers.
     const { id, tag } = await scenario([{ status: 529 }, { status: 529 }, { status: 503 }, { status: 503 }, {}]);
-    const res = await chat(ask('vendor-fallback', `hello ${tag}`, { stream }));
-    assert.equal(res.status, 200);
-    assert.equal(res.headers.get('x-edgeway-provider'), 'openai');
-    assert.equal(res.headers.get('x-edgeway-model'), 'gpt-4.1-nano');
-    assert.equal(res.headers.get('x-edgeway-attempts'), '5');
+    const request = { model: 'vendor-fallback', messages: [{ role: 'user', content: `hello ${tag}` }] };
+    const { data, response } = stream
+      ? await openai().chat.completions.create({ ...request, stream: true }).withResponse()
+      : await openai().chat.completions.create(request).withResponse();
+    assert.equal(response.headers.get('x-edgeway-provider'), 'openai');
+    assert.equal(response.headers.get('x-edgeway-model'), 'gpt-4.1-nano');
+    assert.equal(response.headers.get('x-edgeway-attempts'), '5');
+    const text = stream ? (await collect(data)).text : data.choices[0].message.content;
+    assert.equal(text, `Mock reply: hello ${tag}`);
     const seen = (await scenarioState(id)).log.map((e) => e.dialect);
     assert.deepEqual(seen, ['anthropic', 'anthropic', 'gemini', 'gemini', 'openai']);
-    if (stream) {
-      const events = await readEvents(res);
-      assert.equal(events.at(-1).data, '[DONE]');
-      const text = events.slice(0, -1).map((e) => JSON.parse(e.data).choices[0]?.delta?.content ?? '').join('');
-      assert.equal(text, `Mock reply: hello ${tag}`);
-    } else {
-      assert.equal((await res.json()).choices[0].message.content, `Mock reply: hello ${tag}`);
-    }
-    const record = await logRecord(res.headers.get('x-request-id'));
+    const record = await logRecord(response.headers.get('x-request-id'));
     assert.deepEqual(record.attempts.map((a) => `${a.target} ${a.outcome} ${a.status}`), [
       'anthropic/claude-haiku-4-5 retry 529', 'anthropic/claude-haiku-4-5 fallback 529',
       'gemini/gemini-2.5-flash-lite retry 503', 'gemini/gemini-2.5-flash-lite fallback 503',
@@ -309,6 +305,20 @@ test('embeddings: OpenAI, falling back to Gemini when OpenAI is down, in OpenAI\
   assert.deepEqual(log.map((e) => e.dialect), ['openai', 'openai', 'openai', 'gemini']);
   assert.match(log[3].path, /batchEmbedContents$/);
   assert.equal(log[3].body.requests[0].outputDimensionality, 16);
+});
+
+test('embeddings: Workers AI and Azure through their OpenAI-compatible endpoints', async () => {
+  for (const [target, path] of [
+    ['workers-ai/@cf/baai/bge-small-en-v1.5', /^\/client\/v4\/accounts\/test-account\/ai\/v1\/embeddings$/],
+    ['azure/embeddings-small', /^\/openai\/deployments\/embeddings-small\/embeddings\?api-version=2024-10-21$/],
+  ]) {
+    const { id, tag } = await scenario([{}]);
+    const { data } = await openai({ 'x-edgeway-target': target }).embeddings.create({ model: 'demo-embed', input: `hello ${tag}` }).withResponse();
+    assert.equal(data.data.length, 1);
+    assert.ok(data.data[0].embedding.length > 0);
+    const [seen] = (await scenarioState(id)).log;
+    assert.match(seen.path, path);
+  }
 });
 
 test('embeddings: bad input is a clear 400, and a chat model is not an embeddings model', async () => {

@@ -275,28 +275,28 @@ struct MessageResponse {
     id: String,
     #[serde(default)]
     model: String,
-    content: Vec<ContentBlock>,
+    content: Vec<Block>,
     #[serde(default)]
     stop_reason: Option<String>,
     #[serde(default)]
     usage: AnthropicUsage,
 }
 
+/// A content block (`text`, `tool_use`, `thinking`, ...), read flat: one
+/// struct with every field optional costs far less wasm than an
+/// internally tagged enum, and unknown block types are skipped either way.
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ContentBlock {
-    Text {
-        text: String,
-    },
-    ToolUse {
-        id: String,
-        name: String,
-        #[serde(default)]
-        input: Value,
-    },
-    /// Thinking, redacted thinking, server tools: not part of the answer.
-    #[serde(other)]
-    Other,
+struct Block {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    input: Option<Value>,
 }
 
 /// Translates a Messages API answer into a `chat.completion`.
@@ -309,14 +309,15 @@ pub fn completion(provider: &str, body: &[u8], reply: &ReplyContext) -> Result<C
     let mut text = String::new();
     let mut tool_calls = Vec::new();
     for block in message.content {
-        match block {
-            ContentBlock::Text { text: t } => text.push_str(&t),
-            ContentBlock::ToolUse { id, name, input } => tool_calls.push(ToolCall {
-                id,
+        match block.kind.as_str() {
+            "text" => text.push_str(block.text.as_deref().unwrap_or_default()),
+            "tool_use" => tool_calls.push(ToolCall {
+                id: block.id.unwrap_or_default(),
                 kind: "function".to_owned(),
-                function: FunctionCall { name, arguments: input.to_string() },
+                function: FunctionCall { name: block.name.unwrap_or_default(), arguments: block.input.unwrap_or_else(|| json!({})).to_string() },
             }),
-            ContentBlock::Other => {}
+            // Thinking, redacted thinking, server tools: not part of the answer.
+            _ => {}
         }
     }
     let usage = message.usage.to_openai();
@@ -345,36 +346,24 @@ pub fn completion(provider: &str, body: &[u8], reply: &ReplyContext) -> Result<C
     Ok(Completed { body, usage: Some(usage) })
 }
 
-/// One event of Anthropic's stream, by its `type` field.
+/// One event of Anthropic's stream, read flat by its `type` field (see
+/// [`Block`] for why flat).
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum StreamEvent {
-    MessageStart {
-        message: StartedMessage,
-    },
-    ContentBlockStart {
-        index: u32,
-        content_block: StartedBlock,
-    },
-    ContentBlockDelta {
-        index: u32,
-        delta: BlockDelta,
-    },
-    ContentBlockStop {},
-    MessageDelta {
-        delta: MessageDeltaBody,
-        #[serde(default)]
-        usage: AnthropicUsage,
-    },
-    MessageStop {},
-    Ping {},
-    Error {
-        error: ErrorObject,
-    },
-    /// Anthropic may add event types; unknown ones are skipped, as its
-    /// documentation asks of clients.
-    #[serde(other)]
-    Unknown,
+struct StreamEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    message: Option<StartedMessage>,
+    #[serde(default)]
+    index: Option<u32>,
+    #[serde(default)]
+    content_block: Option<Block>,
+    #[serde(default)]
+    delta: Option<EventDelta>,
+    #[serde(default)]
+    usage: Option<AnthropicUsage>,
+    #[serde(default)]
+    error: Option<ErrorObject>,
 }
 
 #[derive(Deserialize)]
@@ -386,33 +375,15 @@ struct StartedMessage {
     usage: AnthropicUsage,
 }
 
+/// A `content_block_delta`'s or `message_delta`'s `delta`.
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum StartedBlock {
-    Text {
-        #[serde(default)]
-        text: String,
-    },
-    ToolUse {
-        id: String,
-        name: String,
-    },
-    #[serde(other)]
-    Other,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum BlockDelta {
-    TextDelta { text: String },
-    InputJsonDelta { partial_json: String },
-    /// Thinking, signatures, citations: not part of the answer's text.
-    #[serde(other)]
-    Other,
-}
-
-#[derive(Deserialize)]
-struct MessageDeltaBody {
+struct EventDelta {
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    partial_json: Option<String>,
     #[serde(default)]
     stop_reason: Option<String>,
 }
@@ -446,47 +417,56 @@ impl StreamTranslator {
     /// Translates one event's data; see [`super::StreamTranslator::on_event`].
     pub fn on_event(&mut self, data: &str, out: &mut Vec<String>) -> Result<(), String> {
         let event: StreamEvent = serde_json::from_str(data).map_err(|_| "the upstream sent an event that is not valid JSON".to_owned())?;
-        match event {
-            StreamEvent::MessageStart { message } => {
+        let index = event.index.unwrap_or(0);
+        match event.kind.as_str() {
+            "message_start" => {
+                let message = event.message.ok_or("message_start without a message")?;
                 self.id = message.id;
                 self.model = message.model;
                 self.usage.update(message.usage);
                 out.push(self.chunk(Delta { role: Some("assistant".into()), content: Some(String::new()), ..Delta::default() }, None));
             }
-            StreamEvent::ContentBlockStart { index, content_block } => match content_block {
-                StartedBlock::Text { text } if !text.is_empty() => out.push(self.text(text)),
-                StartedBlock::ToolUse { id, name } => {
+            "content_block_start" => match event.content_block {
+                Some(Block { kind, text: Some(text), .. }) if kind == "text" && !text.is_empty() => out.push(self.text(text)),
+                Some(Block { kind, id, name, .. }) if kind == "tool_use" => {
                     let call_index = u32::try_from(self.tool_blocks.len()).unwrap_or(u32::MAX);
                     self.tool_blocks.push((index, call_index));
-                    let call = ToolCallDelta { index: call_index, id: Some(id), kind: Some("function".into()), function: Some(json!({"name": name, "arguments": ""})) };
+                    let function = json!({"name": name.unwrap_or_default(), "arguments": ""});
+                    let call = ToolCallDelta { index: call_index, id: Some(id.unwrap_or_default()), kind: Some("function".into()), function: Some(function) };
                     out.push(self.chunk(Delta { tool_calls: Some(vec![call]), ..Delta::default() }, None));
                 }
                 _ => {}
             },
-            StreamEvent::ContentBlockDelta { index, delta } => match delta {
-                BlockDelta::TextDelta { text } if !text.is_empty() => out.push(self.text(text)),
-                BlockDelta::InputJsonDelta { partial_json } if !partial_json.is_empty() => {
+            "content_block_delta" => match event.delta {
+                Some(EventDelta { kind: Some(kind), text: Some(text), .. }) if kind == "text_delta" && !text.is_empty() => out.push(self.text(text)),
+                Some(EventDelta { kind: Some(kind), partial_json: Some(partial), .. }) if kind == "input_json_delta" && !partial.is_empty() => {
                     let call_index = self.tool_blocks.iter().find(|(block, _)| *block == index).map_or(0, |(_, call)| *call);
-                    let call = ToolCallDelta { index: call_index, id: None, kind: None, function: Some(json!({"arguments": partial_json})) };
+                    let call = ToolCallDelta { index: call_index, id: None, kind: None, function: Some(json!({"arguments": partial})) };
                     out.push(self.chunk(Delta { tool_calls: Some(vec![call]), ..Delta::default() }, None));
                 }
+                // Thinking, signatures, citations: not part of the answer's text.
                 _ => {}
             },
-            StreamEvent::MessageDelta { delta, usage } => {
-                self.usage.update(usage);
-                if let Some(reason) = delta.stop_reason {
+            "message_delta" => {
+                if let Some(usage) = event.usage {
+                    self.usage.update(usage);
+                }
+                if let Some(reason) = event.delta.and_then(|d| d.stop_reason) {
                     out.push(self.chunk(Delta::default(), Some(finish_reason(&reason))));
                 }
             }
-            StreamEvent::MessageStop {} if !self.finished => {
+            "message_stop" if !self.finished => {
                 self.finished = true;
                 out.push(chunk_json(&self.id, &self.reply, &self.model, Vec::new(), Some(self.usage.to_openai())));
                 out.push("[DONE]".to_owned());
             }
-            StreamEvent::Error { error } => {
+            "error" => {
+                let error = event.error.unwrap_or(ErrorObject { kind: String::new(), message: "no message".to_owned() });
                 return Err(format!("the upstream reported an error mid-stream: {}: {}", error.kind, error.message));
             }
-            StreamEvent::ContentBlockStop {} | StreamEvent::MessageStop {} | StreamEvent::Ping {} | StreamEvent::Unknown => {}
+            // ping, content_block_stop, and event types Anthropic may add
+            // (its documentation asks clients to skip unknown ones).
+            _ => {}
         }
         Ok(())
     }
