@@ -21,6 +21,8 @@ pub mod tokens;
 pub use error::GatewayError;
 pub mod headers;
 pub mod ids;
+pub mod limits;
+pub mod keys;
 pub mod log;
 pub mod providers;
 pub mod relay;
