@@ -10,7 +10,8 @@ DEV_PORT ?= 8787
 .PHONY: dev test bench deploy setup worker sdk test-core test-e2e lint
 
 ## Install (if needed), build, and run the gateway on http://127.0.0.1:8787.
-dev: setup worker .dev.vars
+dev: setup worker
+	@sh scripts/dev-vars.sh
 	@sh scripts/dev-banner.sh $(DEV_PORT)
 	npx wrangler dev --ip 127.0.0.1 --port $(DEV_PORT)
 
@@ -43,9 +44,3 @@ lint:
 
 test-e2e:
 	node tests/run.mjs
-
-# A gateway key and admin token for local development, made once.
-.dev.vars:
-	@node -e "const r=()=>require('crypto').randomBytes(16).toString('hex'); \
-	require('fs').writeFileSync('.dev.vars', 'EDGEWAY_DEV_KEY=ew-dev-'+r()+'\n')"
-	@echo "created .dev.vars with a dev gateway key"

@@ -61,6 +61,58 @@ pub enum GatewayError {
         /// Why (missing, unknown). Never contains the key.
         reason: &'static str,
     },
+    /// A short-lived token whose `exp` has passed.
+    #[error("the token expired at {expired_at}; ask the application for a new one")]
+    TokenExpired {
+        /// When it expired (RFC 3339).
+        expired_at: String,
+    },
+    /// A token that is malformed or whose signature does not verify.
+    #[error("the token is invalid: {reason}")]
+    TokenInvalid {
+        /// What is wrong with it (never the token itself).
+        reason: String,
+    },
+    /// A publishable key used from an origin it does not allow.
+    #[error("this key may not be used from {origin}")]
+    OriginNotAllowed {
+        /// The request's `Origin` (or "no origin").
+        origin: String,
+    },
+    /// The key (or token) does not allow this route or this override.
+    #[error("{message}")]
+    RouteNotAllowed {
+        /// What was refused.
+        message: String,
+        /// The field at fault (`model`, or a header name).
+        param: String,
+    },
+    /// A request or token rate limit was reached.
+    #[error("rate limit reached for {limit}; retry in {retry_after_s} s")]
+    RateLimited {
+        /// `requests` or `tokens`: which limit (also the error's type).
+        limit: &'static str,
+        /// Seconds until a retry can succeed.
+        retry_after_s: u64,
+        /// Whether the limit is an end user's (publishable keys) rather than the key's.
+        per_user: bool,
+    },
+    /// A cost budget is spent.
+    #[error("the key's {period} budget of ${budget_usd} is spent; it resets at {resets_at}")]
+    BudgetExhausted {
+        /// `daily` or `monthly`.
+        period: &'static str,
+        /// The budget in USD.
+        budget_usd: f64,
+        /// When it resets (RFC 3339, UTC).
+        resets_at: String,
+    },
+    /// The rate limiter could not be reached and the key's policy fails closed.
+    #[error("the rate limiter is unavailable and this key's {what} fail closed; retry shortly")]
+    LimiterUnavailable {
+        /// `budgets` or `rate limits`.
+        what: &'static str,
+    },
     /// The upstream failed and nothing else was tried.
     #[error("{provider} answered with an error{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
     UpstreamError {
@@ -127,7 +179,10 @@ impl GatewayError {
     pub fn status(&self) -> u16 {
         match self {
             Self::InvalidJson { .. } | Self::InvalidRequest { .. } => 400,
-            Self::InvalidApiKey { .. } => 401,
+            Self::InvalidApiKey { .. } | Self::TokenExpired { .. } | Self::TokenInvalid { .. } => 401,
+            Self::OriginNotAllowed { .. } | Self::RouteNotAllowed { .. } => 403,
+            Self::RateLimited { .. } | Self::BudgetExhausted { .. } => 429,
+            Self::LimiterUnavailable { .. } => 503,
             Self::ModelNotFound { .. } | Self::NotFound { .. } => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::PayloadTooLarge { .. } => 413,
@@ -151,6 +206,13 @@ impl GatewayError {
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::InvalidApiKey { .. } => "invalid_api_key",
+            Self::TokenExpired { .. } => "token_expired",
+            Self::TokenInvalid { .. } => "token_invalid",
+            Self::OriginNotAllowed { .. } => "origin_not_allowed",
+            Self::RouteNotAllowed { .. } => "route_not_allowed",
+            Self::RateLimited { .. } => "rate_limit_exceeded",
+            Self::BudgetExhausted { .. } => "insufficient_quota",
+            Self::LimiterUnavailable { .. } => "limiter_unavailable",
             Self::UpstreamError { .. } => "upstream_error",
             Self::UpstreamUnavailable { .. } => "upstream_unavailable",
             Self::UpstreamTimeout { .. } => "upstream_timeout",
@@ -161,6 +223,12 @@ impl GatewayError {
 
     /// OpenAI's error `type` for this error.
     pub fn error_type(&self) -> &'static str {
+        if let Self::RateLimited { limit, .. } = self {
+            return limit;
+        }
+        if let Self::BudgetExhausted { .. } = self {
+            return "insufficient_quota";
+        }
         if self.status() >= 500 {
             "server_error"
         } else {
@@ -174,6 +242,7 @@ impl GatewayError {
             Self::InvalidRequest { param, .. } if !param.is_empty() => Some(param),
             Self::ModelNotFound { .. } => Some("model"),
             Self::UpstreamRejected { param, .. } => param.as_deref(),
+            Self::RouteNotAllowed { param, .. } => Some(param),
             _ => None,
         }
     }
@@ -189,6 +258,11 @@ impl GatewayError {
             | Self::MethodNotAllowed { .. }
             | Self::PayloadTooLarge { .. }
             | Self::InvalidApiKey { .. }
+            | Self::TokenExpired { .. }
+            | Self::TokenInvalid { .. }
+            | Self::OriginNotAllowed { .. }
+            | Self::RouteNotAllowed { .. }
+            | Self::BudgetExhausted { .. }
             | Self::UpstreamRejected { .. }
             | Self::GatewayMisconfigured { .. } => Some(false),
             _ => None,
@@ -239,6 +313,11 @@ mod tests {
             GatewayError::UpstreamTimeout { provider: "openai".into(), phase: "response headers", waited_ms: 5 },
             GatewayError::GatewayMisconfigured { message: "m".into() },
             GatewayError::Internal { message: "m".into() },
+            GatewayError::TokenExpired { expired_at: "2026-01-01T00:00:00Z".into() },
+            GatewayError::TokenInvalid { reason: "bad signature".into() },
+            GatewayError::OriginNotAllowed { origin: "https://evil.example".into() },
+            GatewayError::RouteNotAllowed { message: "no".into(), param: "model".into() },
+            GatewayError::LimiterUnavailable { what: "budgets" },
         ];
         for error in errors {
             let value: serde_json::Value = serde_json::from_str(&error.to_json("req_1")).unwrap();
@@ -249,6 +328,19 @@ mod tests {
             let expected_type = if error.status() >= 500 { "server_error" } else { "invalid_request_error" };
             assert_eq!(obj["type"], expected_type);
         }
+    }
+
+    #[test]
+    fn limits_have_openai_types_and_budgets_say_do_not_retry() {
+        let requests = GatewayError::RateLimited { limit: "requests", retry_after_s: 12, per_user: false };
+        assert_eq!((requests.status(), requests.code(), requests.error_type()), (429, "rate_limit_exceeded", "requests"));
+        assert_eq!(requests.should_retry(), None);
+        let tokens = GatewayError::RateLimited { limit: "tokens", retry_after_s: 1, per_user: true };
+        assert_eq!(tokens.error_type(), "tokens");
+        let budget = GatewayError::BudgetExhausted { period: "daily", budget_usd: 5.0, resets_at: "2026-11-27T00:00:00Z".into() };
+        assert_eq!((budget.status(), budget.code(), budget.error_type()), (429, "insufficient_quota", "insufficient_quota"));
+        assert_eq!(budget.should_retry(), Some(false));
+        assert!(budget.to_string().contains("daily") && budget.to_string().contains("2026-11-27T00:00:00Z"));
     }
 
     #[test]

@@ -26,3 +26,5 @@ pub const IDEMPOTENCY_KEY: &str = "x-edgeway-idempotency-key";
 pub const TARGET: &str = "x-edgeway-target";
 /// `off` disables fallback to other targets for this request.
 pub const FALLBACK: &str = "x-edgeway-fallback";
+/// When a spent budget resets (RFC 3339, UTC), on `insufficient_quota` errors.
+pub const BUDGET_RESET: &str = "x-edgeway-budget-reset";

@@ -38,6 +38,13 @@ pub struct RequestLog {
     pub method: String,
     /// Request path.
     pub path: String,
+    /// The gateway key's id (`dev` for the dev key); never the key itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// `fail_open` when the limiter was unreachable and the request went
+    /// through unchecked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limiter: Option<&'static str>,
     /// Route (model alias) used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
@@ -127,6 +134,8 @@ impl RequestLog {
             time_ms,
             method: method.to_owned(),
             path: path.to_owned(),
+            key_id: None,
+            limiter: None,
             route: None,
             provider: None,
             model: None,

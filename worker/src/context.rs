@@ -14,6 +14,11 @@ pub struct RequestContext {
     pub log: Option<RequestLog>,
     /// A streamed answer's log record, sent when the stream ends.
     pub stream_log: Option<futures_channel::oneshot::Receiver<RequestLog>>,
+    /// Headers every answer to this request carries, errors included
+    /// (quota, `Retry-After` on a refusal).
+    pub response_headers: Vec<(&'static str, String)>,
+    /// The limiter's admission, settled once usage is known.
+    pub admission: Option<crate::limiter::Admission>,
 }
 
 impl RequestContext {

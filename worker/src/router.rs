@@ -8,7 +8,7 @@ use worker::{Context, Env, Method, Request, Response};
 
 use crate::context::{emit_log, RequestContext};
 use crate::http::respond;
-use crate::{auth, handlers, runtime};
+use crate::{auth, cors, handlers, limiter, runtime};
 
 /// Longest caller-supplied request id kept in the log.
 const MAX_CLIENT_REQUEST_ID: usize = 128;
@@ -26,7 +26,7 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
         .ok()
         .flatten()
         .map(|id| id.chars().take(MAX_CLIENT_REQUEST_ID).collect());
-    let mut rctx = RequestContext { request_id, started_ms, log: Some(log), stream_log: None };
+    let mut rctx = RequestContext { request_id, started_ms, log: Some(log), stream_log: None, response_headers: Vec::new(), admission: None };
 
     let result = route(&mut request, &env, &method, &path, &mut rctx).await;
     let response = match result {
@@ -41,24 +41,46 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
         }
     };
     respond::set(response.headers(), headers::REQUEST_ID, &rctx.request_id);
+    for (name, value) in &rctx.response_headers {
+        respond::set(response.headers(), name, value);
+    }
+    let origin = request.headers().get("origin").ok().flatten();
+    if let Some(origin) = origin.filter(|_| path.starts_with("/v1/")) {
+        if cors::is_allowed(&env, &origin, runtime::now_ms()).await {
+            cors::expose(&response, &origin);
+        }
+    }
 
     // A streaming handler took the log; the stream writes it when it ends.
+    // Either way, the limiter is settled from the finished record.
+    let admission = rctx.admission.take();
     if let Some(mut log) = rctx.log.take() {
         log.status = response.status_code();
         if log.status >= 400 && log.outcome == Outcome::Ok {
             log.outcome = Outcome::Error;
         }
         log.latency_ms = runtime::now_ms().saturating_sub(started_ms);
-        ctx.wait_until(async move { emit_log(&log) });
-    }
-    if let Some(stream_log) = rctx.stream_log.take() {
+        ctx.wait_until(async move {
+            emit_log(&log);
+            settle(&env, admission, &log).await;
+        });
+    } else if let Some(stream_log) = rctx.stream_log.take() {
         ctx.wait_until(async move {
             if let Ok(log) = stream_log.await {
                 emit_log(&log);
+                settle(&env, admission, &log).await;
             }
         });
     }
     response
+}
+
+/// Trues up the limiter with what the request really used.
+async fn settle(env: &Env, admission: Option<limiter::Admission>, log: &RequestLog) {
+    if let Some(admission) = admission {
+        let tokens = log.tokens_in.unwrap_or(0) + log.tokens_out.unwrap_or(0);
+        limiter::settle(env, admission, tokens, log.cost_usd.unwrap_or(0.0), runtime::now_ms()).await;
+    }
 }
 
 async fn route(request: &mut Request, env: &Env, method: &Method, path: &str, ctx: &mut RequestContext) -> Result<Response, GatewayError> {
@@ -72,29 +94,43 @@ async fn route(request: &mut Request, env: &Env, method: &Method, path: &str, ct
             Method::Get | Method::Head => handlers::health::handle(),
             _ => Err(not_allowed("GET")),
         },
+        _ if path.starts_with("/v1/") && *method == Method::Options => {
+            let origin = request.headers().get("origin").ok().flatten();
+            Ok(cors::preflight(env, origin.as_deref(), runtime::now_ms()).await)
+        }
+        _ if path.starts_with("/admin/api/") => handlers::admin::handle(request, env, method, path).await,
         "/v1/chat/completions" => match method {
             Method::Post => {
-                auth::authenticate(request, env)?;
-                handlers::chat::handle(request, env, ctx).await
+                let caller = authenticated(request, env, ctx).await?;
+                handlers::chat::handle(request, env, ctx, &caller).await
             }
             _ => Err(not_allowed("POST")),
         },
         "/v1/embeddings" => match method {
             Method::Post => {
-                auth::authenticate(request, env)?;
-                handlers::embeddings::handle(request, env, ctx).await
+                let caller = authenticated(request, env, ctx).await?;
+                handlers::embeddings::handle(request, env, ctx, &caller).await
             }
             _ => Err(not_allowed("POST")),
         },
         "/v1/models" => match method {
             Method::Get => {
-                auth::authenticate(request, env)?;
-                handlers::models::handle()
+                let caller = authenticated(request, env, ctx).await?;
+                handlers::models::handle(&caller)
             }
             _ => Err(not_allowed("GET")),
         },
         _ => Err(GatewayError::NotFound { method: method.to_string(), path: path.to_owned() }),
     }
+}
+
+/// Authenticates the caller and notes its key in the log.
+async fn authenticated(request: &Request, env: &Env, ctx: &mut RequestContext) -> Result<auth::Caller, GatewayError> {
+    let caller = auth::authenticate(request, env, runtime::now_ms()).await?;
+    if let Some(log) = &mut ctx.log {
+        log.key_id = Some(caller.key_id().to_owned());
+    }
+    Ok(caller)
 }
 
 /// Route, provider and model headers on an error, as far as they are known.

@@ -1,14 +1,15 @@
 //! The one place the worker reads the clock and the CSPRNG.
 //!
 //! Core never reads either (its contract); everything it decides about time
-//! gets `now` from here, so a test clock (a later step) has one place to hook.
+//! gets `now` from here, which is also where test mode's movable clock
+//! (`crate::test_mode`) takes effect.
 
 use wasm_bindgen::JsCast;
 
 /// Milliseconds since the Unix epoch. In Workers the clock only advances
 /// across I/O (a Spectre mitigation), which is what timing I/O needs.
 pub fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
+    js_sys::Date::now() as u64 + crate::test_mode::clock_offset_ms()
 }
 
 /// Fills `N` bytes from the runtime's `crypto.getRandomValues`.

@@ -15,7 +15,7 @@ pub use chunk::{ChatCompletionChunk, ChunkChoice, Delta, ToolCallDelta};
 pub use embeddings::{encode_base64_f32, parse_embeddings_request, Embedding, EmbeddingInput, EmbeddingsRequest, EmbeddingsResponse, EmbeddingsUsage, MAX_EMBEDDING_INPUTS};
 pub use error_body::{ErrorBody, ErrorObject};
 pub use request::{
-    parse_chat_request, ChatRequest, Content, ContentPart, FunctionCall, FunctionDef, ImageUrl,
+    parse_body, parse_chat_request, ChatRequest, Content, ContentPart, FunctionCall, FunctionDef, ImageUrl,
     Message, ResponseFormat, Role, Stop, StreamOptions, Tool, ToolCall, ToolChoice,
 };
 pub use response::{ChatCompletion, Choice, PromptTokensDetails, ResponseMessage, Usage};

@@ -354,10 +354,10 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, GatewayError> {
     Ok(request)
 }
 
-/// Parses a JSON request body into `T` in one pass. serde_json's error
+/// Parses a JSON request body into `T` in one pass (any endpoint's body). serde_json's error
 /// category tells a syntax error (`invalid_json`) from a type error
 /// (`invalid_request`, with the field's path from serde_path_to_error).
-pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, GatewayError> {
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, GatewayError> {
     use serde_json::error::Category;
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {

@@ -9,18 +9,24 @@ use edgeway_core::config::{Route, Target};
 use edgeway_core::headers;
 use edgeway_core::log::RequestLog;
 use edgeway_core::openai::parse_chat_request;
+use edgeway_core::openai::ChatRequest;
 use edgeway_core::pricing::format_usd;
-use edgeway_core::GatewayError;
+use edgeway_core::{tokens, GatewayError};
 use worker::{Env, Request, Response};
 
 use crate::attempt::chat::{self, Answer, Answered, ChatCall};
+use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::http::{body, respond};
 use crate::retries::{self, Plan};
-use crate::config;
+use crate::{config, gate};
+
+/// Output tokens reserved from a tokens-per-minute limit when the request
+/// sets no `max_tokens`; the real count replaces it when the answer is done.
+const DEFAULT_OUTPUT_RESERVATION: u64 = 256;
 
 /// Handles one chat completion.
-pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) -> Result<Response, GatewayError> {
+pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, caller: &Caller) -> Result<Response, GatewayError> {
     let config = config::get()?;
     let body = body::read_limited(request, config.max_request_bytes).await?;
     let chat = parse_chat_request(&body)?;
@@ -29,12 +35,19 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) 
         log.route = Some(route.name.clone());
         log.stream = chat.is_stream();
     }
+    gate::pass(request, env, ctx, caller, route, estimated_tokens(&chat)).await?;
     let deadline_ms = ctx.started_ms + route.timeouts.total_ms;
     let plan = Plan::for_request(request, config, route, deadline_ms)?;
     let request_id = ctx.request_id.clone();
     let call = ChatCall { request, env, chat: &chat, route, request_id: &request_id, deadline_ms };
     let (answered, target) = retries::run(ctx, plan, async |target, attempt| chat::run(&call, target, attempt).await).await?;
     answer_response(answered, route, &target, ctx)
+}
+
+/// Tokens the request may use: its prompt's estimate and its output limit.
+fn estimated_tokens(chat: &ChatRequest) -> u64 {
+    let output = chat.max_completion_tokens.or(chat.max_tokens).map_or(DEFAULT_OUTPUT_RESERVATION, u64::from);
+    tokens::estimate_prompt(chat) + output
 }
 
 /// The caller's response for a successful attempt.

@@ -5,17 +5,18 @@ use edgeway_core::headers;
 use edgeway_core::log::RequestLog;
 use edgeway_core::openai::parse_embeddings_request;
 use edgeway_core::pricing::format_usd;
-use edgeway_core::GatewayError;
+use edgeway_core::{tokens, GatewayError};
 use worker::{Env, Request, Response};
 
 use crate::attempt::embeddings::{self, EmbeddingsCall};
+use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::http::{body, respond};
 use crate::retries::{self, Plan};
-use crate::config;
+use crate::{config, gate};
 
 /// Handles one embeddings request.
-pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) -> Result<Response, GatewayError> {
+pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, caller: &Caller) -> Result<Response, GatewayError> {
     let config = config::get()?;
     let body = body::read_limited(request, config.max_request_bytes).await?;
     let parsed = parse_embeddings_request(&body)?;
@@ -23,6 +24,8 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext) 
     if let Some(log) = &mut ctx.log {
         log.route = Some(route.name.clone());
     }
+    let estimate = parsed.texts().map_or(0, |texts| texts.iter().map(|t| tokens::estimate_text(t)).sum());
+    gate::pass(request, env, ctx, caller, route, estimate).await?;
     let deadline_ms = ctx.started_ms + route.timeouts.total_ms;
     let plan = Plan::for_request(request, config, route, deadline_ms)?;
     let call = EmbeddingsCall { request, env, embeddings: &parsed, timeouts: route.timeouts, deadline_ms };

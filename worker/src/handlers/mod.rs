@@ -1,5 +1,6 @@
 //! One handler per endpoint.
 
+pub mod admin;
 pub mod chat;
 pub mod embeddings;
 pub mod health;

@@ -1,0 +1,34 @@
+//! The gate every upstream request passes before any upstream is called:
+//! may this caller use this route (and pin targets), and does the key's
+//! limiter admit it (`crate::limiter`)?
+
+use edgeway_core::config::Route;
+use edgeway_core::headers;
+use edgeway_core::GatewayError;
+use worker::{Env, Request};
+
+use crate::auth::Caller;
+use crate::context::RequestContext;
+use crate::{limiter, runtime};
+
+/// Checks permissions and admits the request, which may use about
+/// `estimated_tokens`. On success the admission waits in `ctx` to be
+/// settled; on a refusal its headers (`Retry-After`, quota) are in `ctx`.
+pub async fn pass(request: &Request, env: &Env, ctx: &mut RequestContext, caller: &Caller, route: &Route, estimated_tokens: u64) -> Result<(), GatewayError> {
+    caller.check_route(&route.name)?;
+    if !caller.may_override() {
+        for name in [headers::TARGET, headers::FALLBACK] {
+            if request.headers().get(name).ok().flatten().is_some() {
+                return Err(GatewayError::RouteNotAllowed { message: format!("this key may not send {name}"), param: name.to_owned() });
+            }
+        }
+    }
+    let Some(key) = &caller.key else { return Ok(()) };
+    let admitted = limiter::admit(env, key, caller.end_user.as_deref(), estimated_tokens, runtime::now_ms(), &mut ctx.response_headers).await?;
+    ctx.response_headers.extend(admitted.headers);
+    ctx.admission = admitted.admission;
+    if let Some(log) = &mut ctx.log {
+        log.limiter = admitted.note;
+    }
+    Ok(())
+}

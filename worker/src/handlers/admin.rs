@@ -1,0 +1,172 @@
+//! `/admin/api/*`: gateway keys (create, list, read, update, revoke, mint
+//! tokens) and, in test mode only, the movable clock and failure switches.
+//! Every call needs the admin token (the secret `EDGEWAY_ADMIN_TOKEN`), as
+//! `x-edgeway-admin-token` or `Authorization: Bearer`.
+
+use edgeway_core::keys::key_string::{self, KeyKind};
+use edgeway_core::keys::record::{InputError, KeyInput, KeyRecord};
+use edgeway_core::keys::token::{self, Claims};
+use edgeway_core::keys::{base64url, crypto};
+use edgeway_core::limits::budget_reset_header;
+use edgeway_core::openai::parse_body;
+use edgeway_core::GatewayError;
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Env, Method, Request, Response};
+
+use crate::http::{body, respond};
+use crate::test_mode::{self, Faults};
+use crate::{auth, config, keys_store, limiter, runtime, settings};
+
+/// Name of the secret holding the admin token.
+const ADMIN_TOKEN_SECRET: &str = "EDGEWAY_ADMIN_TOKEN";
+/// Admin bodies are small JSON documents.
+const MAX_ADMIN_BODY: u64 = 64 * 1024;
+/// Default and longest lifetime of a minted token.
+const DEFAULT_TOKEN_TTL_S: u64 = 15 * 60;
+const MAX_TOKEN_TTL_S: u64 = 24 * 60 * 60;
+
+/// Handles one admin call.
+pub async fn handle(request: &mut Request, env: &Env, method: &Method, path: &str) -> Result<Response, GatewayError> {
+    check_admin(request, env)?;
+    let rest = path.trim_start_matches("/admin/api/").trim_end_matches('/');
+    let segments: Vec<&str> = rest.split('/').collect();
+    let not_allowed = |allowed: &'static str| GatewayError::MethodNotAllowed { method: method.to_string(), path: path.to_owned(), allowed };
+    let now = runtime::now_ms();
+    match (segments.as_slice(), method) {
+        (["keys"], Method::Get) => list(env, now).await,
+        (["keys"], Method::Post) => create(request, env, now).await,
+        (["keys"], _) => Err(not_allowed("GET, POST")),
+        (["keys", id], Method::Get) => Ok(respond::json(200, record_json(&find(env, id, now).await?.1))),
+        (["keys", id], Method::Patch) => update(request, env, id, now).await,
+        (["keys", id], Method::Delete) => revoke(env, id, now).await,
+        (["keys", _], _) => Err(not_allowed("GET, PATCH, DELETE")),
+        (["keys", id, "tokens"], Method::Post) => mint(request, env, id, now).await,
+        (["keys", _, "tokens"], _) => Err(not_allowed("POST")),
+        (["test", what], _) if test_mode::enabled(env) => test_switch(request, what, method, path).await,
+        _ => Err(GatewayError::NotFound { method: method.to_string(), path: path.to_owned() }),
+    }
+}
+
+/// The admin token, compared in constant time.
+fn check_admin(request: &Request, env: &Env) -> Result<(), GatewayError> {
+    let expected = settings::get(env, ADMIN_TOKEN_SECRET).ok_or(GatewayError::InvalidApiKey { reason: "the admin API is off: no admin token is set" })?;
+    let presented = request.headers().get("x-edgeway-admin-token").ok().flatten().or_else(|| auth::presented_key(request));
+    match presented {
+        Some(token) if crypto::constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(_) => Err(GatewayError::InvalidApiKey { reason: "the admin token is not valid" }),
+        None => Err(GatewayError::InvalidApiKey { reason: "no admin token: send `x-edgeway-admin-token`" }),
+    }
+}
+
+async fn json_body<T: serde::de::DeserializeOwned>(request: &mut Request) -> Result<T, GatewayError> {
+    let bytes = body::read_limited(request, MAX_ADMIN_BODY).await?;
+    parse_body(&bytes)
+}
+
+fn input_error(error: InputError) -> GatewayError {
+    GatewayError::InvalidRequest { param: error.param, message: error.message }
+}
+
+fn record_json(record: &KeyRecord) -> String {
+    serde_json::to_string(record).unwrap_or_default()
+}
+
+async fn find(env: &Env, id: &str, now: u64) -> Result<(String, KeyRecord), GatewayError> {
+    let missing = || GatewayError::NotFound { method: "key".to_owned(), path: id.to_owned() };
+    let hash = keys_store::hash_of(env, id).await?.ok_or_else(missing)?;
+    let record = keys_store::by_hash(env, &hash, now).await?.ok_or_else(missing)?;
+    Ok((hash, record))
+}
+
+async fn list(env: &Env, now: u64) -> Result<Response, GatewayError> {
+    let keys = keys_store::list(env, now).await?;
+    Ok(respond::json(200, json!({"object": "list", "data": keys}).to_string()))
+}
+
+/// Creates a key. Its string and signing secret are in this answer only.
+async fn create(request: &mut Request, env: &Env, now: u64) -> Result<Response, GatewayError> {
+    let input: KeyInput = json_body(request).await?;
+    let kind = input.kind.unwrap_or(KeyKind::Server);
+    let config = config::get()?;
+    let new = key_string::generate(kind, runtime::random_bytes());
+    let record = KeyRecord::create(new.id, input, now, |route| config.route(route).is_some()).map_err(input_error)?;
+    keys_store::save(env, &key_string::hash(&new.secret), &record).await?;
+    let signing_secret = settings::get(env, auth::SIGNING_SECRET).map(|master| base64url::encode(&crypto::derive_signing_secret(master.as_bytes(), &record.id)));
+    let body = json!({"key": new.secret, "signing_secret": signing_secret, "record": record});
+    Ok(respond::json(201, body.to_string()))
+}
+
+async fn update(request: &mut Request, env: &Env, id: &str, now: u64) -> Result<Response, GatewayError> {
+    let input: KeyInput = json_body(request).await?;
+    let (hash, mut record) = find(env, id, now).await?;
+    let config = config::get()?;
+    record.update(input, |route| config.route(route).is_some()).map_err(input_error)?;
+    keys_store::save(env, &hash, &record).await?;
+    Ok(respond::json(200, record_json(&record)))
+}
+
+/// Revokes a key: in its limiter object first (immediate everywhere), then
+/// in KV (which edge caches may serve for a minute).
+async fn revoke(env: &Env, id: &str, now: u64) -> Result<Response, GatewayError> {
+    let (hash, mut record) = find(env, id, now).await?;
+    limiter::revoke(env, &record.id, now).await?;
+    record.revoked = true;
+    keys_store::save(env, &hash, &record).await?;
+    Ok(respond::json(200, record_json(&record)))
+}
+
+/// What the admin API needs to mint a token.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintInput {
+    sub: String,
+    #[serde(default)]
+    ttl_s: Option<u64>,
+    #[serde(default)]
+    routes: Option<Vec<String>>,
+}
+
+/// Mints a short-lived token for one end user of a key (an app's backend
+/// can do the same with any JWT library and the key's signing secret).
+async fn mint(request: &mut Request, env: &Env, id: &str, now: u64) -> Result<Response, GatewayError> {
+    let input: MintInput = json_body(request).await?;
+    let (_, record) = find(env, id, now).await?;
+    if record.revoked {
+        return Err(GatewayError::InvalidRequest { param: String::new(), message: "the key is revoked".to_owned() });
+    }
+    if input.sub.is_empty() || input.sub.len() > 256 {
+        return Err(GatewayError::InvalidRequest { param: "sub".to_owned(), message: "`sub` is 1 to 256 characters".to_owned() });
+    }
+    let ttl = input.ttl_s.unwrap_or(DEFAULT_TOKEN_TTL_S);
+    if ttl == 0 || ttl > MAX_TOKEN_TTL_S {
+        return Err(GatewayError::InvalidRequest { param: "ttl_s".to_owned(), message: format!("`ttl_s` is 1 to {MAX_TOKEN_TTL_S}") });
+    }
+    let master = settings::get(env, auth::SIGNING_SECRET).ok_or(GatewayError::GatewayMisconfigured { message: format!("tokens need the secret {}", auth::SIGNING_SECRET) })?;
+    let secret = crypto::derive_signing_secret(master.as_bytes(), &record.id);
+    let now_s = now / 1000;
+    let claims = Claims { sub: input.sub, exp: now_s + ttl, iat: Some(now_s), nbf: None, routes: input.routes };
+    let token = token::mint(&claims, &record.id, &secret);
+    Ok(respond::json(201, json!({"token": token, "expires_at": budget_reset_header((now_s + ttl) * 1000)}).to_string()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockInput {
+    advance_ms: u64,
+}
+
+/// Test mode's switches: `POST /admin/api/test/clock {"advance_ms": n}`
+/// and `POST /admin/api/test/faults {"limiter": true, ...}`.
+async fn test_switch(request: &mut Request, what: &str, method: &Method, path: &str) -> Result<Response, GatewayError> {
+    match (what, method) {
+        ("clock", Method::Post) => {
+            let input: ClockInput = json_body(request).await?;
+            test_mode::advance_clock(input.advance_ms);
+        }
+        ("faults", Method::Post) => test_mode::set_faults(json_body::<Faults>(request).await?),
+        ("clock" | "faults", _) => return Err(GatewayError::MethodNotAllowed { method: method.to_string(), path: path.to_owned(), allowed: "POST" }),
+        _ => return Err(GatewayError::NotFound { method: method.to_string(), path: path.to_owned() }),
+    }
+    Ok(respond::json(200, json!({"now_ms": runtime::now_ms(), "faults": test_mode::faults()}).to_string()))
+}
