@@ -28,16 +28,23 @@ const files = process.argv.slice(2).length ? process.argv.slice(2) : testFiles(j
 const stack = await startStack({ logDir: outDir });
 console.log(`gateway ${stack.url} (log: test-output/gateway.log), mock upstream ${stack.mockUrl}`);
 
-// Load tests run last and alone: they saturate the gateway on purpose, which
-// would skew the timing of tests running beside them.
+// Load tests run after the rest and alone: they saturate the gateway on
+// purpose, which would skew the timing of tests running beside them. Serial
+// tests run last, one file at a time: they move the gateway's test clock or
+// make its bindings fail, which every other test would notice.
 const isLoad = (f) => /(^|\/)load[^/]*\.test\.mjs$/.test(f);
-const phases = [files.filter((f) => !isLoad(f)), files.filter(isLoad)].filter((p) => p.length);
+const isSerial = (f) => /(^|\/)serial[^/]*\.test\.mjs$/.test(f);
+const phases = [
+  { files: files.filter((f) => !isLoad(f) && !isSerial(f)), concurrency: 4 },
+  { files: files.filter(isLoad), concurrency: 1 },
+  { files: files.filter(isSerial), concurrency: 1 },
+].filter((p) => p.files.length);
 
 let code = 1;
 const totals = { pass: 0, fail: 0 };
 try {
   for (const phase of phases) {
-    code = await runPhase(phase);
+    code = await runPhase(phase.files, phase.concurrency);
     if (code !== 0) break;
   }
 } finally {
@@ -46,9 +53,9 @@ try {
 console.log(`e2e: ${totals.pass} passed, ${totals.fail} failed`);
 process.exit(code);
 
-function runPhase(phaseFiles) {
+function runPhase(phaseFiles, concurrency) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--test', '--test-concurrency=4', ...phaseFiles], {
+    const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...phaseFiles], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'inherit'],
       env: {

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ask, chat, expectError, GATEWAY, GATEWAY_KEY, logRecord } from './helpers.mjs';
+import { ask, chat, expectError, GATEWAY, GATEWAY_KEY, logRecord, admin } from './helpers.mjs';
 
 test('malformed JSON is invalid_json (400) and says not to retry', async () => {
   const res = await chat('{"model": "demo", "messages": [');
@@ -51,9 +51,12 @@ test('the wrong method is method_not_allowed (405) with Allow', async () => {
 });
 
 test('an unknown path is not_found (404) JSON, API paths and others alike', async () => {
-  for (const path of ['/v1/completions', '/v1/nope', '/admin/api/whatever', '/index.html']) {
+  for (const path of ['/v1/completions', '/v1/nope', '/index.html']) {
     await expectError(await fetch(`${GATEWAY}${path}`), 404, 'not_found', assert);
   }
+  // Admin paths say nothing, not even "no such path", without the admin token.
+  await expectError(await fetch(`${GATEWAY}/admin/api/whatever`), 401, 'invalid_api_key', assert);
+  await expectError(await admin('whatever'), 404, 'not_found', assert);
 });
 
 test('a missing or wrong gateway key is invalid_api_key (401)', async () => {

@@ -3,13 +3,15 @@
 // tests/run.mjs starts the servers and passes their URLs in the environment.
 
 import { readFileSync } from 'node:fs';
-import { TEST_GATEWAY_KEY, TEST_PROVIDER_KEY } from '../harness/gateway.mjs';
+import { TEST_ADMIN_TOKEN, TEST_GATEWAY_KEY, TEST_PROVIDER_KEY, TEST_SIGNING_SECRET } from '../harness/gateway.mjs';
 import { waitFor } from '../harness/processes.mjs';
 
 export const GATEWAY = process.env.EDGEWAY_URL;
 export const MOCK = process.env.MOCK_URL;
 export const GATEWAY_KEY = TEST_GATEWAY_KEY;
 export const PROVIDER_KEY = TEST_PROVIDER_KEY;
+export const ADMIN_TOKEN = TEST_ADMIN_TOKEN;
+export const SIGNING_SECRET = TEST_SIGNING_SECRET;
 if (!GATEWAY || !MOCK) throw new Error('run end-to-end tests through tests/run.mjs (make test)');
 
 /** POSTs a chat request to the gateway with the test key. */
@@ -20,6 +22,42 @@ export function chat(body, { headers = {}, signal } = {}) {
     body: typeof body === 'string' ? body : JSON.stringify(body),
     signal,
   });
+}
+
+/** Calls the admin API with the admin token (or `token`, or none with `token: null`). */
+export function admin(path, { method = 'GET', body, token = ADMIN_TOKEN } = {}) {
+  const headers = { 'content-type': 'application/json' };
+  if (token) headers['x-edgeway-admin-token'] = token;
+  return fetch(`${GATEWAY}/admin/api/${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+/** Creates a gateway key; returns `{ key, signing_secret, record }`. */
+export async function createKey(input) {
+  const res = await admin('keys', { method: 'POST', body: { name: 'test key', ...input } });
+  if (res.status !== 201) throw new Error(`creating a key: HTTP ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+/** POSTs a chat request with a given credential and extra headers. */
+export function chatAs(credential, body, headers = {}) {
+  return fetch(`${GATEWAY}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+/** Moves the gateway's test clock forward. */
+export async function advanceClock(ms) {
+  const res = await admin('test/clock', { method: 'POST', body: { advance_ms: ms } });
+  if (res.status !== 200) throw new Error(`moving the clock: HTTP ${res.status}`);
+  return (await res.json()).now_ms;
+}
+
+/** Makes gateway bindings fail (or work again) in test mode. */
+export async function setFaults(faults) {
+  const res = await admin('test/faults', { method: 'POST', body: faults });
+  if (res.status !== 200) throw new Error(`setting faults: HTTP ${res.status}`);
 }
 
 /** Creates a mock scenario; returns its id and the tag to put in a message. */
@@ -106,7 +144,8 @@ export async function expectError(res, status, code, assert) {
   assert.equal(body.error.code, code, text);
   assert.equal(typeof body.error.message, 'string');
   assert.ok(body.error.message.length > 0);
-  assert.equal(body.error.type, status >= 500 ? 'server_error' : 'invalid_request_error');
+  // 429s carry the limit's own type (requests, tokens, insufficient_quota).
+  if (status !== 429) assert.equal(body.error.type, status >= 500 ? 'server_error' : 'invalid_request_error');
   assert.match(body.error.request_id, /^req_/);
   assert.equal(body.error.request_id, res.headers.get('x-request-id'));
   assert.ok(!text.includes(PROVIDER_KEY) && ![...res.headers.values()].some((v) => v.includes(PROVIDER_KEY)), 'the provider key leaked');

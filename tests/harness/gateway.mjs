@@ -6,6 +6,10 @@ import { freePort, repoRoot, start, stop, tempDir, waitFor } from './processes.m
 
 /** The gateway key the tests use. Not a secret: test-only. */
 export const TEST_GATEWAY_KEY = 'ew-test-key-0123456789abcdef';
+/** The admin token of the test gateway (`/admin/api/*`). */
+export const TEST_ADMIN_TOKEN = 'ew-admin-test-token-5c8e1f0a2b7d';
+/** The master secret tokens are signed with (per key, through HKDF). */
+export const TEST_SIGNING_SECRET = 'test-signing-master-secret-9d2f6a1c';
 /** The provider key the mock demands; tests assert it never leaks. */
 export const TEST_PROVIDER_KEY = 'sk-test-provider-secret-7f3a9c2e5b1d';
 
@@ -29,6 +33,10 @@ export async function startStack({ logDir, vars = {} } = {}) {
   const closedPort = await freePort();
   const allVars = {
     EDGEWAY_DEV_KEY: TEST_GATEWAY_KEY,
+    EDGEWAY_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    EDGEWAY_SIGNING_SECRET: TEST_SIGNING_SECRET,
+    // The movable clock and failure switches of /admin/api/test/*.
+    EDGEWAY_TEST_MODE: '1',
     OPENAI_API_KEY: TEST_PROVIDER_KEY,
     OPENAI_BASE_URL: `${mockUrl}/v1`,
     // Every vendor at the mock, which speaks each one's wire format.

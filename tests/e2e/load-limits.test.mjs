@@ -1,0 +1,27 @@
+// Exact limits under a burst: 300 requests at once against a key that
+// allows a burst of 100 per hour admit exactly 100 (the window is long
+// enough that nothing refills during the test). KV counters would
+// over-admit here; the key's Durable Object does not.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ask, chatAs, createKey } from './helpers.mjs';
+
+test('300 concurrent requests against a burst of 100 per hour admit exactly 100', async () => {
+  const { key } = await createKey({ limits: { requests: { limit: 100, window_ms: 3_600_000, burst: 100 } } });
+  const responses = await Promise.all(Array.from({ length: 300 }, (_, i) => chatAs(key, ask('demo', `burst ${i}`))));
+  const bodies = await Promise.all(responses.map((r) => r.json()));
+  const statuses = responses.map((r) => r.status);
+  assert.equal(statuses.filter((s) => s === 200).length, 100);
+  assert.equal(statuses.filter((s) => s === 429).length, 200);
+  for (const [i, res] of responses.entries()) {
+    if (res.status !== 429) continue;
+    assert.equal(bodies[i].error.code, 'rate_limit_exceeded');
+    assert.equal(bodies[i].error.type, 'requests');
+    // One request refills every 36 s.
+    const retryAfter = Number(res.headers.get('retry-after'));
+    assert.ok(retryAfter >= 1 && retryAfter <= 36, `Retry-After ${retryAfter}`);
+    assert.equal(res.headers.get('x-ratelimit-remaining-requests'), '0');
+    assert.equal(res.headers.get('ratelimit-policy'), '"requests";q=100;w=3600');
+  }
+});
