@@ -1,13 +1,15 @@
 //! Validates `config/edgeway.toml` at build time and embeds it as JSON.
 //!
 //! A bad config stops the build here, with every problem listed by path, so
-//! it can never reach a live request. The worker embeds JSON rather than TOML
-//! so that no TOML parser ships in the wasm.
+//! it can never reach a live request. What is embedded is the *validated*
+//! config as JSON: the worker only deserializes it, so neither a TOML parser
+//! nor the validation code ships in the wasm.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use edgeway_core::config::{Config, RawConfig};
+
 
 fn main() -> ExitCode {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
@@ -29,10 +31,11 @@ fn main() -> ExitCode {
         Ok(raw) => raw,
         Err(e) => return fail(e.to_string()),
     };
-    if let Err(errors) = Config::from_raw(&raw) {
-        return fail(errors.to_string());
-    }
-    let json = match serde_json::to_string(&raw) {
+    let config = match Config::from_raw(&raw) {
+        Ok(config) => config,
+        Err(errors) => return fail(errors.to_string()),
+    };
+    let json = match serde_json::to_string(&config) {
         Ok(json) => json,
         Err(e) => return fail(e.to_string()),
     };

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use crate::openai::Usage;
 
 /// One model's prices, in USD per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Price {
     /// Prompt tokens.
     pub input: f64,
@@ -72,7 +72,7 @@ const DEFAULT_PRICES: &[(&str, Price)] = &[
 ];
 
 /// Prices by model, with the lookup rules of the module docs.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PriceTable {
     prices: BTreeMap<String, Price>,
 }

@@ -16,7 +16,7 @@ use crate::reliability::attempts::RetryPolicy;
 pub use validate::{ConfigError, ConfigErrors};
 
 /// A validated configuration, ready to route requests.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Config {
     /// Largest request body accepted, in bytes.
     pub max_request_bytes: u64,
@@ -33,7 +33,7 @@ pub struct Config {
 }
 
 /// How long the gateway waits on an upstream, in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Timeouts {
     /// Until the upstream's response headers arrive.
     pub response_headers_ms: u64,
@@ -46,7 +46,7 @@ pub struct Timeouts {
 }
 
 /// The protocol a provider speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ProviderKind {
     /// Built in, deterministic, no network (see [`crate::demo`]).
     Demo,
@@ -81,7 +81,7 @@ impl ProviderKind {
 }
 
 /// An upstream provider.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Provider {
     /// Name from config (`openai`, `demo`, ...), shown in headers and logs.
     pub name: String,
@@ -114,7 +114,7 @@ impl Provider {
 }
 
 /// A model alias and where it sends requests.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Route {
     /// The alias callers put in `model`.
     pub name: String,
@@ -132,7 +132,7 @@ pub struct Route {
 }
 
 /// A target with its share of its group's traffic.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Weighted {
     /// The target.
     pub target: Target,
@@ -151,7 +151,7 @@ impl Route {
 }
 
 /// One provider + upstream model pair.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Target {
     /// Provider name.
     pub provider: String,
@@ -222,6 +222,9 @@ mod tests {
         }
         let json = serde_json::to_string(&raw).unwrap();
         assert_eq!(Config::from_json(&json).unwrap(), config);
+        // The worker embeds the validated config as JSON and reads it back.
+        let validated: Config = serde_json::from_str(&serde_json::to_string(&config).unwrap()).unwrap();
+        assert_eq!(validated, config);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::outcome::{decide, AttemptFailure, Decision, OutcomeRules};
 use super::rng::Rng;
 
 /// How a route retries and falls back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RetryPolicy {
     /// Retries on the same target after its first attempt.
     pub max_retries: u32,

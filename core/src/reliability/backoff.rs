@@ -31,7 +31,7 @@ pub enum BackoffError {
 }
 
 /// Validated exponential-backoff settings with full jitter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Backoff {
     base_ms: u64,
     cap_ms: u64,

@@ -38,7 +38,7 @@ pub const MAX_FAILURE_THRESHOLD: u32 = 1_000;
 pub const DEFAULT_MAX_TARGETS: usize = 1024;
 
 /// How sensitive a breaker is. Build it with [`BreakerConfig::new`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BreakerConfig {
     /// Failures within `window_ms` that open the breaker (1..=[`MAX_FAILURE_THRESHOLD`]).
     pub failure_threshold: u32,

@@ -100,7 +100,7 @@ pub enum Decision {
 /// back once retries are spent, as every retryable failure does). Statuses in
 /// neither list keep the table's class rule (other 4xx fatal, other 5xx
 /// retried), and content-policy refusals are fatal whatever the lists say.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OutcomeRules {
     /// Statuses retried on the same target.
     pub retry_statuses: Vec<u16>,

@@ -8,7 +8,6 @@ use edgeway_core::keys::record::{InputError, KeyInput, KeyRecord};
 use edgeway_core::keys::token::{self, Claims};
 use edgeway_core::keys::{base64url, crypto};
 use edgeway_core::limits::budget_reset_header;
-use edgeway_core::openai::parse_body;
 use edgeway_core::GatewayError;
 use serde::Deserialize;
 use serde_json::json;
@@ -59,9 +58,15 @@ fn check_admin(request: &Request, env: &Env) -> Result<(), GatewayError> {
     }
 }
 
+/// Reads an admin body. Plain serde_json (its message gives the line and
+/// column) rather than the field-path parser of the API endpoints: the
+/// admin API's few callers do not need paths, and the wasm stays smaller.
 async fn json_body<T: serde::de::DeserializeOwned>(request: &mut Request) -> Result<T, GatewayError> {
     let bytes = body::read_limited(request, MAX_ADMIN_BODY).await?;
-    parse_body(&bytes)
+    serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => GatewayError::InvalidRequest { param: String::new(), message: e.to_string() },
+        _ => GatewayError::InvalidJson { detail: e.to_string() },
+    })
 }
 
 fn input_error(error: InputError) -> GatewayError {
