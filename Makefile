@@ -21,6 +21,7 @@ test: setup test-core lint worker sdk test-e2e
 ## Benchmarks, reported as ratios measured side by side in one run.
 bench: setup worker
 	node bench/run.mjs
+	node bench/limiter.mjs
 
 ## Deploy to Cloudflare (README.md, "Deploy", lists the one-time steps).
 deploy: setup worker
