@@ -28,3 +28,12 @@ pub const TARGET: &str = "x-edgeway-target";
 pub const FALLBACK: &str = "x-edgeway-fallback";
 /// When a spent budget resets (RFC 3339, UTC), on `insufficient_quota` errors.
 pub const BUDGET_RESET: &str = "x-edgeway-budget-reset";
+/// Cache status of an answer (`HIT`, `MISS`, `BYPASS`, `REFRESH`); on a
+/// request, `skip` or `refresh`.
+pub const CACHE: &str = "x-edgeway-cache";
+/// Age in seconds of a cached answer.
+pub const CACHE_AGE: &str = "x-edgeway-cache-age";
+/// A caller's TTL for the entry its answer creates, in seconds.
+pub const CACHE_TTL: &str = "x-edgeway-cache-ttl";
+/// A sub-namespace within the caller's own cache namespace.
+pub const CACHE_NAMESPACE: &str = "x-edgeway-cache-namespace";

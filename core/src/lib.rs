@@ -11,6 +11,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 pub mod sse;
+pub mod cache;
 pub mod config;
 pub mod demo;
 pub mod error;

@@ -86,6 +86,13 @@ pub struct RequestLog {
     /// What the request cost in USD, when the model's price is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
+    /// The response cache: `hit`, `miss`, `refresh` or `bypass` (absent:
+    /// not a cacheable endpoint).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<&'static str>,
+    /// What a cache hit saved: the original answer's cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_saved_usd: Option<f64>,
     /// Request fields the target could not honour and dropped.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -151,6 +158,8 @@ impl RequestLog {
             tokens_cached: None,
             tokens_estimated: false,
             cost_usd: None,
+            cache: None,
+            cost_saved_usd: None,
             warnings: Vec::new(),
         }
     }

@@ -13,7 +13,8 @@
 
 use serde::Deserialize;
 
-use crate::openai::Usage;
+use crate::cache::assemble::StreamAssembler;
+use crate::openai::{ChatCompletion, Usage};
 use crate::providers::StreamTranslator;
 use crate::sse::{self, SseEvent, SseParser};
 use crate::GatewayError;
@@ -58,6 +59,8 @@ pub struct StreamRelay {
     /// Turns a non-OpenAI provider's events into OpenAI chunks.
     translator: Option<StreamTranslator>,
     translated: Vec<String>,
+    /// Builds the whole answer for the cache as it streams past.
+    assembler: Option<StreamAssembler>,
 }
 
 /// The fields of a `chat.completion.chunk` the relay looks at; everything
@@ -102,7 +105,24 @@ impl StreamRelay {
             summary: StreamSummary::default(),
             translator: None,
             translated: Vec::new(),
+            assembler: None,
         }
+    }
+
+    /// The same relay, also assembling the answer for the cache.
+    pub fn with_assembler(mut self) -> Self {
+        self.assembler = Some(StreamAssembler::new());
+        self
+    }
+
+    /// The whole answer, once the stream completed properly; `None` for a
+    /// stream that failed, was cut, or was not assembled. Nothing partial
+    /// is ever handed out for caching.
+    pub fn take_answer(&mut self) -> Option<ChatCompletion> {
+        if self.state != RelayState::Done {
+            return None;
+        }
+        self.assembler.take().and_then(StreamAssembler::finish)
     }
 
     /// The same relay, reading a provider's own stream format through
@@ -167,6 +187,9 @@ impl StreamRelay {
     }
 
     fn forward(&mut self, data: &str, now: u64, out: &mut Vec<u8>) -> Result<(), String> {
+        if let Some(assembler) = self.assembler.as_mut() {
+            assembler.on_event(data);
+        }
         if data == "[DONE]" {
             out.extend_from_slice(sse::DONE);
             self.state = RelayState::Done;

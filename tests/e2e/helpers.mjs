@@ -124,6 +124,19 @@ export function logRecord(requestId) {
   return waitFor(() => logRecords().find((r) => r.request_id === requestId), { what: `log record ${requestId}`, timeoutMs: 15_000 });
 }
 
+/**
+ * Waits for the cache outcome of a request: `stored` or `not_stored` (with
+ * its reason), written after the response.
+ */
+export function cacheWrite(requestId) {
+  return waitFor(() => {
+    const line = gatewayLogText().split('\n').find((l) => l.includes(`"request_id":"${requestId}"`) && l.includes('"event":"cache_'));
+    if (!line) return undefined;
+    const record = JSON.parse(line.slice(line.indexOf('{')));
+    return { stored: record.event === 'cache_stored', reason: record.reason };
+  }, { what: `the cache write of ${requestId}`, timeoutMs: 15_000 });
+}
+
 /** The whole gateway log, to check that no secret ever reached it. */
 export function gatewayLogText() {
   return readFileSync(process.env.EDGEWAY_GATEWAY_LOG, 'utf8');

@@ -19,6 +19,8 @@ pub struct RequestContext {
     pub response_headers: Vec<(&'static str, String)>,
     /// The limiter's admission, settled once usage is known.
     pub admission: Option<crate::limiter::Admission>,
+    /// An answer to store in the cache once the response is complete.
+    pub cache_write: Option<crate::cache::PendingWrite>,
 }
 
 impl RequestContext {

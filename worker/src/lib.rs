@@ -14,6 +14,7 @@
 mod attempt;
 mod auth;
 mod breakers;
+mod cache;
 mod cancel;
 mod config;
 mod context;

@@ -37,6 +37,8 @@ pub struct LiveStream {
     log_sink: Option<futures_channel::oneshot::Sender<RequestLog>>,
     abort: AbortOnDrop,
     costing: Costing,
+    /// Receives the assembled answer if the stream completes (for the cache).
+    answer_sink: Option<futures_channel::oneshot::Sender<edgeway_core::openai::ChatCompletion>>,
 }
 
 /// What pricing a stream needs once it has ended.
@@ -70,11 +72,13 @@ impl LiveStream {
         request_id: &str,
         limits: StreamLimits,
         costing: Costing,
+        assemble: bool,
         abort: AbortOnDrop,
     ) -> Result<Self, GatewayError> {
+        let relay = StreamRelay::new(caller_wants_usage).with_translator(translator);
         let mut live = Self {
             upstream,
-            relay: StreamRelay::new(caller_wants_usage).with_translator(translator),
+            relay: if assemble { relay.with_assembler() } else { relay },
             pending: Vec::new(),
             provider: provider.to_owned(),
             request_id: request_id.to_owned(),
@@ -88,6 +92,7 @@ impl LiveStream {
             log_sink: None,
             abort,
             costing,
+            answer_sink: None,
         };
         while live.relay.state() == RelayState::ExpectFirstEvent {
             // Nothing reached the caller yet: the failure is a plain error
@@ -142,6 +147,14 @@ impl LiveStream {
 
     fn upstream_error(&self, message: String) -> GatewayError {
         GatewayError::UpstreamError { provider: self.provider.clone(), status: Some(200), message }
+    }
+
+    /// The assembled answer, delivered when the stream completes properly
+    /// (never for a failed or cut stream). Needs `assemble` at start.
+    pub fn answer(&mut self) -> futures_channel::oneshot::Receiver<edgeway_core::openai::ChatCompletion> {
+        let (sender, receiver) = futures_channel::oneshot::channel();
+        self.answer_sink = Some(sender);
+        receiver
     }
 
     /// The caller's body: relayed bytes as soon as they exist. The log
@@ -199,6 +212,9 @@ impl LiveStream {
         if self.abort.caller_gone() {
             log.outcome = Outcome::ClientClosed;
             log.error_code = None;
+        }
+        if let (Some(sink), Some(answer)) = (self.answer_sink.take(), self.relay.take_answer()) {
+            let _ = sink.send(answer);
         }
         if let Some(sink) = self.log_sink.take() {
             let _ = sink.send(log);

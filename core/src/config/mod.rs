@@ -10,7 +10,7 @@ mod validate;
 
 use std::collections::BTreeMap;
 
-pub use raw::{RawBreaker, RawConfig, RawGateway, RawPrice, RawProvider, RawRetry, RawRoute, RawTarget, RawTimeouts};
+pub use raw::{RawBreaker, RawCache, RawConfig, RawGateway, RawPrice, RawProvider, RawRetry, RawRoute, RawTarget, RawTimeouts};
 
 use crate::reliability::attempts::RetryPolicy;
 pub use validate::{ConfigError, ConfigErrors};
@@ -129,6 +129,9 @@ pub struct Route {
     pub timeouts: Timeouts,
     /// Retries and fallback for this route.
     pub retry: RetryPolicy,
+    /// The response cache, when the route turns it on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<crate::cache::policy::CachePolicy>,
 }
 
 /// A target with its share of its group's traffic.

@@ -162,4 +162,21 @@ pub struct RawRoute {
     /// Route-specific retry policy, over the defaults.
     #[serde(default)]
     pub retry: RawRetry,
+    /// The response cache, on for this route when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<RawCache>,
+}
+
+/// A route's `cache = { ... }`; every field optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    /// Entry lifetime in seconds (default 300).
+    pub ttl_s: Option<u64>,
+    /// Longest lifetime a caller may ask for (default: `ttl_s`, at most a day).
+    pub max_ttl_s: Option<u64>,
+    /// Cache answers at any temperature, not only 0 (default false).
+    pub any_temperature: Option<bool>,
+    /// One namespace shared by every key (default false: one per key).
+    pub shared: Option<bool>,
 }

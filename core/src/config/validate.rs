@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::raw::{RawConfig, RawProvider, RawRetry, RawTarget, RawTimeouts};
+use super::raw::{RawCache, RawConfig, RawProvider, RawRetry, RawTarget, RawTimeouts};
 use super::{Config, Provider, ProviderKind, Route, Target, Timeouts, Weighted};
+use crate::cache::policy::{self, CachePolicy};
 use crate::demo::DemoModel;
 use crate::pricing::{Price, PriceTable};
 use crate::reliability::attempts::RetryPolicy;
@@ -164,7 +165,7 @@ pub(super) fn validate(raw: &RawConfig) -> Result<Config, ConfigErrors> {
         let Some(retry) = retry_policy(&merge_retry(&route.retry, &default_retry), &retry_path, &mut problems) else { continue };
         routes.insert(
             alias.clone(),
-            Route { name: alias.clone(), description: route.description.clone(), targets, groups, timeouts: route_timeouts, retry },
+            Route { name: alias.clone(), description: route.description.clone(), targets, groups, timeouts: route_timeouts, retry, cache: cache_policy(route.cache.as_ref(), &path, &mut problems) },
         );
     }
 
@@ -247,6 +248,24 @@ fn validate_provider(name: &str, raw: &RawProvider, problems: &mut Problems) -> 
         word_delay_ms: raw.word_delay_ms.unwrap_or(DEFAULT_DEMO_WORD_DELAY_MS),
         api_version: raw.api_version.clone().unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_owned()),
     })
+}
+
+/// A route's cache settings, checked: a TTL of at least a second, a
+/// maximum no shorter than the TTL and no longer than a day.
+fn cache_policy(raw: Option<&RawCache>, path: &str, problems: &mut Problems) -> Option<CachePolicy> {
+    let raw = raw?;
+    let ttl_ms = raw.ttl_s.map_or(policy::DEFAULT_TTL_MS, |s| s.saturating_mul(1000));
+    let max_ttl_ms = raw.max_ttl_s.map_or(ttl_ms, |s| s.saturating_mul(1000));
+    if ttl_ms == 0 {
+        problems.add(format!("{path}.cache.ttl_s"), "must be at least 1");
+    }
+    if max_ttl_ms < ttl_ms {
+        problems.add(format!("{path}.cache.max_ttl_s"), "must be at least ttl_s");
+    }
+    if max_ttl_ms > policy::MAX_TTL_MS {
+        problems.add(format!("{path}.cache.max_ttl_s"), "must be at most 86400 (a day)");
+    }
+    Some(CachePolicy { ttl_ms, max_ttl_ms, any_temperature: raw.any_temperature.unwrap_or(false), shared: raw.shared.unwrap_or(false) })
 }
 
 /// The built-in price table with the file's `[prices]` over it.

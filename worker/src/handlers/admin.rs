@@ -1,5 +1,5 @@
 //! `/admin/api/*`: gateway keys (create, list, read, update, revoke, mint
-//! tokens) and, in test mode only, the movable clock and failure switches.
+//! tokens), cache purges and, in test mode only, the movable clock and failure switches.
 //! Every call needs the admin token (the secret `EDGEWAY_ADMIN_TOKEN`), as
 //! `x-edgeway-admin-token` or `Authorization: Bearer`.
 
@@ -42,6 +42,8 @@ pub async fn handle(request: &mut Request, env: &Env, method: &Method, path: &st
         (["keys", _], _) => Err(not_allowed("GET, PATCH, DELETE")),
         (["keys", id, "tokens"], Method::Post) => mint(request, env, id, now).await,
         (["keys", _, "tokens"], _) => Err(not_allowed("POST")),
+        (["cache", "purge"], Method::Post) => purge(request, env, now).await,
+        (["cache", "purge"], _) => Err(not_allowed("POST")),
         (["test", what], _) if test_mode::enabled(env) => test_switch(request, what, method, path).await,
         _ => Err(GatewayError::NotFound { method: method.to_string(), path: path.to_owned() }),
     }
@@ -153,6 +155,23 @@ async fn mint(request: &mut Request, env: &Env, id: &str, now: u64) -> Result<Re
     let claims = Claims { sub: input.sub, exp: now_s + ttl, iat: Some(now_s), nbf: None, routes: input.routes };
     let token = token::mint(&claims, &record.id, &secret);
     Ok(respond::json(201, json!({"token": token, "expires_at": budget_reset_header((now_s + ttl) * 1000)}).to_string()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurgeInput {
+    /// A namespace (a key id, `shared`, or `key/sub`); absent: everything.
+    #[serde(default)]
+    namespace: Option<String>,
+}
+
+/// Purges the cache: one namespace, or all of it.
+async fn purge(request: &mut Request, env: &Env, now: u64) -> Result<Response, GatewayError> {
+    let input: PurgeInput = json_body(request).await?;
+    let version = crate::cache::purge(env, input.namespace.as_deref(), now)
+        .await
+        .map_err(|message| GatewayError::Internal { message: format!("could not purge: {message}") })?;
+    Ok(respond::json(200, json!({"purged": input.namespace.as_deref().unwrap_or("all"), "version": version}).to_string()))
 }
 
 #[derive(Deserialize)]

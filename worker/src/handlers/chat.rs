@@ -1,10 +1,13 @@
 //! `POST /v1/chat/completions`: the request path of DESIGN.md, step by step.
 //!
-//! Parse → route → attempts (`crate::retries`: retries with backoff,
-//! fallback to the next target, open circuits skipped; `crate::attempt::chat`
-//! calls one target through its provider's adapter) → answer with the
-//! gateway's headers.
+//! Parse → route → gate (permissions, limits) → cache lookup → attempts
+//! (`crate::retries`: retries with backoff, fallback to the next target,
+//! open circuits skipped; `crate::attempt::chat` calls one target through
+//! its provider's adapter) → answer with the gateway's headers, and the
+//! answer queued for the cache.
 
+use edgeway_core::cache::entry::CacheEntry;
+use edgeway_core::cache::policy::{self, CacheHeaders, CacheMode, CachePlan};
 use edgeway_core::config::{Route, Target};
 use edgeway_core::headers;
 use edgeway_core::log::RequestLog;
@@ -18,8 +21,9 @@ use crate::attempt::chat::{self, Answer, Answered, ChatCall};
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::http::{body, respond};
+use crate::cache::{PendingAnswer, PendingWrite};
 use crate::retries::{self, Plan};
-use crate::{config, gate};
+use crate::{cache, config, gate, runtime};
 
 /// Output tokens reserved from a tokens-per-minute limit when the request
 /// sets no `max_tokens`; the real count replaces it when the answer is done.
@@ -36,12 +40,79 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
         log.stream = chat.is_stream();
     }
     gate::pass(request, env, ctx, caller, route, estimated_tokens(&chat)).await?;
+    let cache_plan = cache_plan(request, route, &chat, caller)?;
+    let cache_key = match cache_plan.mode {
+        CacheMode::Bypass => None,
+        _ => cache::entry_key(env, &cache_plan.namespace, &chat, runtime::now_ms()).await,
+    };
+    if let (CacheMode::Lookup, Some(key)) = (cache_plan.mode, &cache_key) {
+        if let Some(entry) = cache::lookup(env, key, runtime::now_ms()).await {
+            return Ok(hit_response(&entry, &chat, route, ctx));
+        }
+    }
     let deadline_ms = ctx.started_ms + route.timeouts.total_ms;
     let plan = Plan::for_request(request, config, route, deadline_ms)?;
     let request_id = ctx.request_id.clone();
-    let call = ChatCall { request, env, chat: &chat, route, request_id: &request_id, deadline_ms };
+    let call = ChatCall { request, env, chat: &chat, route, request_id: &request_id, deadline_ms, assemble: cache_key.is_some() };
     let (answered, target) = retries::run(ctx, plan, async |target, attempt| chat::run(&call, target, attempt).await).await?;
-    answer_response(answered, route, &target, ctx)
+    let status = match cache_plan.mode {
+        CacheMode::Bypass => "BYPASS",
+        CacheMode::Lookup => "MISS",
+        CacheMode::Refresh => "REFRESH",
+    };
+    if let Some(log) = &mut ctx.log {
+        log.cache = Some(match cache_plan.mode {
+            CacheMode::Bypass => "bypass",
+            CacheMode::Lookup => "miss",
+            CacheMode::Refresh => "refresh",
+        });
+    }
+    let pending = cache_key.map(|key| (key, cache_plan.ttl_ms));
+    let response = answer_response(answered, route, &target, ctx, pending)?;
+    respond::set(response.headers(), headers::CACHE, status);
+    Ok(response)
+}
+
+/// The request's cache plan. A caller who pins a target gets that target's
+/// answer, which is not the route's: such requests bypass the cache.
+fn cache_plan(request: &Request, route: &Route, chat: &ChatRequest, caller: &Caller) -> Result<CachePlan, GatewayError> {
+    let header = |name: &str| request.headers().get(name).ok().flatten();
+    let given = CacheHeaders { control: header(headers::CACHE), ttl: header(headers::CACHE_TTL), namespace: header(headers::CACHE_NAMESPACE) };
+    let mut plan = policy::plan(route.cache.as_ref(), chat, &given, caller.key_id())?;
+    if header(headers::TARGET).is_some() {
+        plan.mode = CacheMode::Bypass;
+    }
+    Ok(plan)
+}
+
+/// A cached answer, served as the caller asked: JSON, or replayed as SSE.
+fn hit_response(entry: &CacheEntry, chat: &ChatRequest, route: &Route, ctx: &mut RequestContext) -> Response {
+    let now = runtime::now_ms();
+    let id = edgeway_core::ids::completion_id(runtime::random_bytes());
+    let response = if chat.is_stream() {
+        let response = respond::json(200, entry.sse_body(&id, now / 1000, chat.wants_stream_usage()));
+        respond::set(response.headers(), "content-type", "text/event-stream; charset=utf-8");
+        respond::set(response.headers(), "cache-control", "no-cache");
+        response
+    } else {
+        respond::json(200, entry.json_body(&id, now / 1000))
+    };
+    let h = response.headers();
+    respond::set(h, headers::CACHE, "HIT");
+    respond::set(h, headers::CACHE_AGE, &entry.age_s(now).to_string());
+    respond::set(h, headers::PROVIDER, &entry.provider);
+    respond::set(h, headers::MODEL, &entry.model);
+    respond::set(h, headers::ROUTE, &route.name);
+    respond::set(h, headers::ATTEMPTS, "0");
+    respond::set(h, headers::COST_USD, "0");
+    if let Some(log) = &mut ctx.log {
+        log.cache = Some("hit");
+        log.provider = Some(entry.provider.clone());
+        log.model = Some(entry.model.clone());
+        log.cost_usd = Some(0.0);
+        log.cost_saved_usd = entry.cost_usd;
+    }
+    response
 }
 
 /// Tokens the request may use: its prompt's estimate and its output limit.
@@ -51,14 +122,18 @@ fn estimated_tokens(chat: &ChatRequest) -> u64 {
 }
 
 /// The caller's response for a successful attempt.
-fn answer_response(answered: Answered, route: &Route, target: &Target, ctx: &mut RequestContext) -> Result<Response, GatewayError> {
+fn answer_response(answered: Answered, route: &Route, target: &Target, ctx: &mut RequestContext, cache_to: Option<(String, u64)>) -> Result<Response, GatewayError> {
+    let pending = |answer| cache_to.clone().map(|(key, ttl_ms)| PendingWrite { key, ttl_ms, provider: target.provider.clone(), model: target.model.clone(), answer });
     let calls = ctx.log.as_ref().map_or(1, RequestLog::upstream_calls);
     if let Some(log) = &mut ctx.log {
         log.warnings.clone_from(&answered.warnings);
     }
     let response = match answered.answer {
-        Answer::Stream(live) => {
+        Answer::Stream(mut live) => {
             let log = ctx.log.take().ok_or_else(|| GatewayError::Internal { message: "log record missing".into() })?;
+            if cache_to.is_some() {
+                ctx.cache_write = pending(PendingAnswer::Stream(live.answer()));
+            }
             let (body, stream_log) = (*live).into_body(log);
             ctx.stream_log = Some(stream_log);
             let response = Response::from_stream(body)
@@ -68,6 +143,9 @@ fn answer_response(answered: Answered, route: &Route, target: &Target, ctx: &mut
             response
         }
         Answer::Json { bytes, usage, cost_usd } => {
+            if cache_to.is_some() {
+                ctx.cache_write = pending(PendingAnswer::Json(bytes.clone()));
+            }
             let response = respond::json(200, bytes);
             if let Some(usage) = usage {
                 respond::set(response.headers(), headers::TOKENS_IN, &usage.prompt_tokens.to_string());
