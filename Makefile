@@ -22,6 +22,7 @@ test: setup test-core lint worker sdk test-e2e
 bench: setup worker
 	node bench/run.mjs
 	node bench/limiter.mjs
+	node bench/cache.mjs
 
 ## Deploy to Cloudflare (README.md, "Deploy", lists the one-time steps).
 deploy: setup worker

@@ -90,9 +90,9 @@ pub enum PendingAnswer {
     Stream(futures_channel::oneshot::Receiver<ChatCompletion>),
 }
 
-/// Stores the answer if it is complete, successful and small enough;
-/// returns why not otherwise (for the log line).
-pub async fn store(env: &Env, pending: PendingWrite, cost_usd: Option<f64>, now_ms: u64) -> Result<(), &'static str> {
+/// Stores the answer if it is complete, successful and small enough, and
+/// returns the stored entry (JSON); returns why not otherwise (for the log).
+pub async fn store(env: &Env, pending: PendingWrite, cost_usd: Option<f64>, now_ms: u64) -> Result<String, &'static str> {
     let answer = match pending.answer {
         PendingAnswer::Json(bytes) => serde_json::from_slice::<ChatCompletion>(&bytes).map_err(|_| "unreadable answer")?,
         PendingAnswer::Stream(receiver) => receiver.await.map_err(|_| "the stream did not complete")?,
@@ -106,7 +106,8 @@ pub async fn store(env: &Env, pending: PendingWrite, cost_usd: Option<f64>, now_
         return Err("larger than KV's value limit");
     }
     let expire_s = (pending.ttl_ms / 1000).saturating_add(EXPIRY_SLACK_S).max(EXPIRY_SLACK_S);
-    write(env, &pending.key, json, Some(expire_s)).await.map_err(|_| "KV write failed")
+    write(env, &pending.key, json.clone(), Some(expire_s)).await.map_err(|_| "KV write failed")?;
+    Ok(json)
 }
 
 async fn read(env: &Env, key: &str) -> Option<String> {

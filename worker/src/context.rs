@@ -21,6 +21,9 @@ pub struct RequestContext {
     pub admission: Option<crate::limiter::Admission>,
     /// An answer to store in the cache once the response is complete.
     pub cache_write: Option<crate::cache::PendingWrite>,
+    /// The cache key whose coalescer this request leads: its waiters are
+    /// told the outcome once the answer is stored (or is not).
+    pub coalesce_lead: Option<String>,
 }
 
 impl RequestContext {

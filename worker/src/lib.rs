@@ -16,6 +16,7 @@ mod auth;
 mod breakers;
 mod cache;
 mod cancel;
+mod coalescer;
 mod config;
 mod context;
 mod cors;

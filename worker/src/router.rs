@@ -8,7 +8,7 @@ use worker::{Context, Env, Method, Request, Response};
 
 use crate::context::{emit_log, RequestContext};
 use crate::http::respond;
-use crate::{auth, cache, cors, handlers, limiter, runtime};
+use crate::{auth, cache, coalescer, cors, handlers, limiter, runtime};
 
 /// Longest caller-supplied request id kept in the log.
 const MAX_CLIENT_REQUEST_ID: usize = 128;
@@ -26,7 +26,7 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
         .ok()
         .flatten()
         .map(|id| id.chars().take(MAX_CLIENT_REQUEST_ID).collect());
-    let mut rctx = RequestContext { request_id, started_ms, log: Some(log), stream_log: None, response_headers: Vec::new(), admission: None, cache_write: None };
+    let mut rctx = RequestContext { request_id, started_ms, log: Some(log), stream_log: None, response_headers: Vec::new(), admission: None, cache_write: None, coalesce_lead: None };
 
     let result = route(&mut request, &env, &method, &path, &mut rctx).await;
     let response = match result {
@@ -56,6 +56,7 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
     // The cache is written last, from the finished record (its cost).
     let admission = rctx.admission.take();
     let cache_write = rctx.cache_write.take().filter(|_| response.status_code() == 200);
+    let lead = rctx.coalesce_lead.take();
     if let Some(mut log) = rctx.log.take() {
         log.status = response.status_code();
         if log.status >= 400 && log.outcome == Outcome::Ok {
@@ -65,28 +66,38 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
         ctx.wait_until(async move {
             emit_log(&log);
             settle(&env, admission, &log).await;
-            store(&env, cache_write, &log).await;
+            store(&env, cache_write, lead, &log).await;
         });
     } else if let Some(stream_log) = rctx.stream_log.take() {
         ctx.wait_until(async move {
             if let Ok(log) = stream_log.await {
                 emit_log(&log);
                 settle(&env, admission, &log).await;
-                store(&env, cache_write, &log).await;
+                store(&env, cache_write, lead, &log).await;
             }
         });
     }
     response
 }
 
-/// Writes a completed answer to the cache; a skipped write is logged.
-async fn store(env: &Env, write: Option<cache::PendingWrite>, log: &RequestLog) {
-    let Some(write) = write else { return };
-    let line = match cache::store(env, write, log.cost_usd, runtime::now_ms()).await {
-        Ok(()) => serde_json::json!({"event": "cache_stored", "request_id": log.request_id}),
-        Err(reason) => serde_json::json!({"event": "cache_not_stored", "request_id": log.request_id, "reason": reason}),
+/// Writes a completed answer to the cache (a skipped write is logged) and
+/// tells the requests waiting on this one how it went.
+async fn store(env: &Env, write: Option<cache::PendingWrite>, lead: Option<String>, log: &RequestLog) {
+    let stored = match write {
+        Some(write) => {
+            let result = cache::store(env, write, log.cost_usd, runtime::now_ms()).await;
+            let line = match &result {
+                Ok(_) => serde_json::json!({"event": "cache_stored", "request_id": log.request_id}),
+                Err(reason) => serde_json::json!({"event": "cache_not_stored", "request_id": log.request_id, "reason": reason}),
+            };
+            worker::console_log!("{line}");
+            result.ok()
+        }
+        None => None,
     };
-    worker::console_log!("{line}");
+    if let Some(key) = lead {
+        coalescer::done(env, &key, stored).await;
+    }
 }
 
 /// Trues up the limiter with what the request really used.

@@ -23,6 +23,7 @@ use crate::context::RequestContext;
 use crate::http::{body, respond};
 use crate::cache::{PendingAnswer, PendingWrite};
 use crate::retries::{self, Plan};
+use crate::coalescer::{self, Role};
 use crate::{cache, config, gate, runtime};
 
 /// Output tokens reserved from a tokens-per-minute limit when the request
@@ -47,7 +48,13 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
     };
     if let (CacheMode::Lookup, Some(key)) = (cache_plan.mode, &cache_key) {
         if let Some(entry) = cache::lookup(env, key, runtime::now_ms()).await {
-            return Ok(hit_response(&entry, &chat, route, ctx));
+            return Ok(hit_response(&entry, &chat, route, ctx, "hit"));
+        }
+        // A miss: unless an identical request is already being answered,
+        // this one makes the answer and shares it when it is stored.
+        match coalescer::join(env, key, runtime::now_ms(), route.timeouts.total_ms).await {
+            Role::Follow(entry) => return Ok(hit_response(&entry, &chat, route, ctx, "coalesced")),
+            Role::Lead => ctx.coalesce_lead = Some(key.clone()),
         }
     }
     let deadline_ms = ctx.started_ms + route.timeouts.total_ms;
@@ -86,7 +93,9 @@ fn cache_plan(request: &Request, route: &Route, chat: &ChatRequest, caller: &Cal
 }
 
 /// A cached answer, served as the caller asked: JSON, or replayed as SSE.
-fn hit_response(entry: &CacheEntry, chat: &ChatRequest, route: &Route, ctx: &mut RequestContext) -> Response {
+/// `how` is `hit` (from KV) or `coalesced` (from an identical request that
+/// was in flight), for the log.
+fn hit_response(entry: &CacheEntry, chat: &ChatRequest, route: &Route, ctx: &mut RequestContext, how: &'static str) -> Response {
     let now = runtime::now_ms();
     let id = edgeway_core::ids::completion_id(runtime::random_bytes());
     let response = if chat.is_stream() {
@@ -106,7 +115,7 @@ fn hit_response(entry: &CacheEntry, chat: &ChatRequest, route: &Route, ctx: &mut
     respond::set(h, headers::ATTEMPTS, "0");
     respond::set(h, headers::COST_USD, "0");
     if let Some(log) = &mut ctx.log {
-        log.cache = Some("hit");
+        log.cache = Some(how);
         log.provider = Some(entry.provider.clone());
         log.model = Some(entry.model.clone());
         log.cost_usd = Some(0.0);
