@@ -187,6 +187,11 @@ impl Config {
         self.routes.get(alias)
     }
 
+    /// The route a caller's `model` names, or the caller's 404.
+    pub fn route_for(&self, model: &str) -> Result<&Route, crate::GatewayError> {
+        self.route(model).ok_or_else(|| crate::GatewayError::ModelNotFound { model: model.to_owned() })
+    }
+
     /// A provider by name.
     pub fn provider(&self, name: &str) -> Option<&Provider> {
         self.providers.get(name)

@@ -35,7 +35,7 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
     let config = config::get()?;
     let body = body::read_limited(request, config.max_request_bytes).await?;
     let chat = parse_chat_request(&body)?;
-    let route = config.route(&chat.model).ok_or_else(|| GatewayError::ModelNotFound { model: chat.model.clone() })?;
+    let route = config.route_for(&chat.model)?;
     if let Some(log) = &mut ctx.log {
         log.route = Some(route.name.clone());
         log.stream = chat.is_stream();

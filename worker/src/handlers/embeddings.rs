@@ -20,7 +20,7 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
     let config = config::get()?;
     let body = body::read_limited(request, config.max_request_bytes).await?;
     let parsed = parse_embeddings_request(&body)?;
-    let route = config.route(&parsed.model).ok_or_else(|| GatewayError::ModelNotFound { model: parsed.model.clone() })?;
+    let route = config.route_for(&parsed.model)?;
     if let Some(log) = &mut ctx.log {
         log.route = Some(route.name.clone());
     }
