@@ -61,6 +61,9 @@ pub struct StreamRelay {
     translated: Vec<String>,
     /// Builds the whole answer for the cache as it streams past.
     assembler: Option<StreamAssembler>,
+    /// Every event forwarded (usage chunk included), kept for
+    /// [`Self::drain_tapped`] when requests wait on this stream.
+    tapped: Option<Vec<String>>,
 }
 
 /// The fields of a `chat.completion.chunk` the relay looks at; everything
@@ -106,6 +109,21 @@ impl StreamRelay {
             translator: None,
             translated: Vec::new(),
             assembler: None,
+            tapped: None,
+        }
+    }
+
+    /// The same relay, also keeping every event it forwards (in OpenAI's
+    /// chunk format, the usage chunk included) for others to follow.
+    pub fn with_tap(mut self) -> Self {
+        self.tapped = Some(Vec::new());
+        self
+    }
+
+    /// Moves the events kept since the last call into `out`.
+    pub fn drain_tapped(&mut self, out: &mut Vec<String>) {
+        if let Some(tapped) = self.tapped.as_mut() {
+            out.append(tapped);
         }
     }
 
@@ -189,6 +207,9 @@ impl StreamRelay {
     fn forward(&mut self, data: &str, now: u64, out: &mut Vec<u8>) -> Result<(), String> {
         if let Some(assembler) = self.assembler.as_mut() {
             assembler.on_event(data);
+        }
+        if let Some(tapped) = self.tapped.as_mut() {
+            tapped.push(data.to_owned());
         }
         if data == "[DONE]" {
             out.extend_from_slice(sse::DONE);
@@ -370,6 +391,20 @@ mod tests {
         let mut relay = StreamRelay::new(false);
         let err = relay.on_upstream_bytes(b"data: {\"error\":{\"message\":\"overloaded\"}}\n\n", 1, &mut out).unwrap_err();
         assert!(err.contains("overloaded"));
+    }
+
+    #[test]
+    fn a_tap_keeps_every_forwarded_event_including_the_hidden_usage_chunk() {
+        let mut relay = StreamRelay::new(false).with_tap();
+        let out = relay_all(&mut relay, &full_stream());
+        assert!(!out.contains("prompt_tokens"));
+        let mut tapped = Vec::new();
+        relay.drain_tapped(&mut tapped);
+        assert_eq!(tapped.len(), 5);
+        assert!(tapped[3].contains("prompt_tokens"));
+        assert_eq!(tapped[4], "[DONE]");
+        relay.drain_tapped(&mut tapped);
+        assert_eq!(tapped.len(), 5, "drained once");
     }
 
     #[test]

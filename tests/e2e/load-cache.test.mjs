@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ask, chat, contentOf, logRecord, readEvents, scenario, scenarioState } from './helpers.mjs';
+import { ask, chat, contentOf, logRecord, readEvents, scenario, scenarioState, waitFor } from './helpers.mjs';
 
 test('50 identical concurrent requests make one upstream call', async () => {
   // A slow upstream, so every request arrives while the first is in flight.
@@ -34,4 +34,27 @@ test('when the leader fails, one waiting request takes over and the rest get its
   const answers = await Promise.all(responses.filter((r) => r.status === 200).map((r) => r.json()));
   assert.ok(answers.every((a) => a.choices[0].message.content === `Mock reply: leader fails ${tag}`));
   assert.equal((await scenarioState(id)).requests, 2, 'the failed call and the one that took over');
+});
+
+test('requests that join a stream in flight follow it live, from its start', async () => {
+  const pieces = Array.from({ length: 10 }, (_, i) => `w${i} `);
+  const { id, tag } = await scenario([{ pieces, chunkDelayMs: 200 }]);
+  const body = (stream) => ask('gpt-4o-mini-cached', `live ${tag}`, { temperature: 0, stream });
+  // The leader's caller reads as it comes, like any streaming client.
+  const leader = chat(body(true)).then(readEvents);
+  // Join once the leader's stream is under way.
+  await waitFor(async () => (await scenarioState(id)).log[0]?.emitted.length >= 3, { what: 'the leader streaming' });
+  const whole = chat(body(false));
+  const streams = await Promise.all(Array.from({ length: 4 }, () => chat(body(true)).then(readEvents)));
+  const leaderEvents = await leader;
+  const lastEmitted = Math.max(...(await scenarioState(id)).log[0].emitted.map((e) => e.at));
+  assert.equal(contentOf(leaderEvents), pieces.join(''));
+  for (const events of streams) {
+    assert.equal(contentOf(events), pieces.join(''), 'the whole stream, from its start');
+    assert.equal(events.at(-1).data, '[DONE]');
+    const firstContent = events.find((e) => e.data !== '[DONE]' && JSON.parse(e.data).choices?.[0]?.delta?.content);
+    assert.ok(firstContent.at < lastEmitted, 'a follower got content before the upstream had finished');
+  }
+  assert.equal((await (await whole).json()).choices[0].message.content, pieces.join(''));
+  assert.equal((await scenarioState(id)).requests, 1);
 });

@@ -24,6 +24,9 @@ pub struct RequestContext {
     /// The cache key whose coalescer this request leads: its waiters are
     /// told the outcome once the answer is stored (or is not).
     pub coalesce_lead: Option<String>,
+    /// Work that must finish after the response (publishing a stream to
+    /// requests that follow it).
+    pub background: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>>,
 }
 
 impl RequestContext {

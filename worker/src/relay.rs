@@ -37,8 +37,20 @@ pub struct LiveStream {
     log_sink: Option<futures_channel::oneshot::Sender<RequestLog>>,
     abort: AbortOnDrop,
     costing: Costing,
+    /// Receives the relayed events as they come, for requests following
+    /// this stream (coalescing).
+    publish_sink: Option<futures_channel::mpsc::UnboundedSender<Vec<String>>>,
     /// Receives the assembled answer if the stream completes (for the cache).
     answer_sink: Option<futures_channel::oneshot::Sender<edgeway_core::openai::ChatCompletion>>,
+}
+
+/// What else a stream is relayed for, besides its caller.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sharing {
+    /// Assemble the whole answer for the cache.
+    pub assemble: bool,
+    /// Keep the events for requests that follow this one (coalescing).
+    pub tap: bool,
 }
 
 /// What pricing a stream needs once it has ended.
@@ -72,13 +84,19 @@ impl LiveStream {
         request_id: &str,
         limits: StreamLimits,
         costing: Costing,
-        assemble: bool,
+        sharing: Sharing,
         abort: AbortOnDrop,
     ) -> Result<Self, GatewayError> {
-        let relay = StreamRelay::new(caller_wants_usage).with_translator(translator);
+        let mut relay = StreamRelay::new(caller_wants_usage).with_translator(translator);
+        if sharing.assemble {
+            relay = relay.with_assembler();
+        }
+        if sharing.tap {
+            relay = relay.with_tap();
+        }
         let mut live = Self {
             upstream,
-            relay: if assemble { relay.with_assembler() } else { relay },
+            relay,
             pending: Vec::new(),
             provider: provider.to_owned(),
             request_id: request_id.to_owned(),
@@ -93,6 +111,7 @@ impl LiveStream {
             abort,
             costing,
             answer_sink: None,
+            publish_sink: None,
         };
         while live.relay.state() == RelayState::ExpectFirstEvent {
             // Nothing reached the caller yet: the failure is a plain error
@@ -157,6 +176,25 @@ impl LiveStream {
         receiver
     }
 
+    /// The relayed events, in batches as they come, for requests following
+    /// this stream; the channel closes when the stream ends. Needs `tap`.
+    pub fn publish(&mut self) -> futures_channel::mpsc::UnboundedReceiver<Vec<String>> {
+        let (sender, receiver) = futures_channel::mpsc::unbounded();
+        self.publish_sink = Some(sender);
+        self.flush_published();
+        receiver
+    }
+
+    fn flush_published(&mut self) {
+        if let Some(sink) = &self.publish_sink {
+            let mut batch = Vec::new();
+            self.relay.drain_tapped(&mut batch);
+            if !batch.is_empty() {
+                let _ = sink.unbounded_send(batch);
+            }
+        }
+    }
+
     /// The caller's body: relayed bytes as soon as they exist. The log
     /// record goes to the returned receiver when the stream ends, however it
     /// ends; the router awaits it in `wait_until`, which also keeps the
@@ -182,6 +220,7 @@ impl LiveStream {
                 // pump() only returns Err before the first event, which
                 // start() has already passed.
                 let _ = live.pump().await;
+                live.flush_published();
             }
         })
     }
@@ -213,6 +252,8 @@ impl LiveStream {
             log.outcome = Outcome::ClientClosed;
             log.error_code = None;
         }
+        self.flush_published();
+        self.publish_sink = None;
         if let (Some(sink), Some(answer)) = (self.answer_sink.take(), self.relay.take_answer()) {
             let _ = sink.send(answer);
         }

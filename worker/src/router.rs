@@ -26,7 +26,7 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
         .ok()
         .flatten()
         .map(|id| id.chars().take(MAX_CLIENT_REQUEST_ID).collect());
-    let mut rctx = RequestContext { request_id, started_ms, log: Some(log), stream_log: None, response_headers: Vec::new(), admission: None, cache_write: None, coalesce_lead: None };
+    let mut rctx = RequestContext { request_id, started_ms, log: Some(log), stream_log: None, response_headers: Vec::new(), admission: None, cache_write: None, coalesce_lead: None, background: Vec::new() };
 
     let result = route(&mut request, &env, &method, &path, &mut rctx).await;
     let response = match result {
@@ -53,6 +53,9 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
 
     // A streaming handler took the log; the stream writes it when it ends.
     // Either way, the limiter is settled from the finished record.
+    for work in rctx.background.drain(..) {
+        ctx.wait_until(work);
+    }
     // The cache is written last, from the finished record (its cost).
     let admission = rctx.admission.take();
     let cache_write = rctx.cache_write.take().filter(|_| response.status_code() == 200);
@@ -96,14 +99,16 @@ async fn store(env: &Env, write: Option<cache::PendingWrite>, lead: Option<Strin
         None => None,
     };
     if let Some(key) = lead {
-        coalescer::done(env, &key, stored).await;
+        coalescer::done(env, &key, stored, runtime::now_ms()).await;
     }
 }
 
 /// Trues up the limiter with what the request really used.
 async fn settle(env: &Env, admission: Option<limiter::Admission>, log: &RequestLog) {
     if let Some(admission) = admission {
-        let tokens = log.tokens_in.unwrap_or(0) + log.tokens_out.unwrap_or(0);
+        // Answers from the cache or another request used no upstream tokens.
+        let served_for_free = matches!(log.cache, Some("hit" | "coalesced"));
+        let tokens = if served_for_free { 0 } else { log.tokens_in.unwrap_or(0) + log.tokens_out.unwrap_or(0) };
         limiter::settle(env, admission, tokens, log.cost_usd.unwrap_or(0.0), runtime::now_ms()).await;
     }
 }

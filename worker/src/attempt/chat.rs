@@ -11,7 +11,7 @@ use worker::{Env, Request};
 
 use super::{resolve, send, Deadlines, Failure};
 use crate::cancel::AbortOnDrop;
-use crate::relay::{Costing, LiveStream, StreamLimits};
+use crate::relay::{Costing, LiveStream, Sharing, StreamLimits};
 use crate::{config, runtime, upstream};
 
 /// What every attempt of one chat request shares.
@@ -28,8 +28,8 @@ pub struct ChatCall<'a> {
     pub request_id: &'a str,
     /// When the whole request must be over.
     pub deadline_ms: u64,
-    /// Assemble streamed answers for the cache.
-    pub assemble: bool,
+    /// What a streamed answer is also relayed for (cache, followers).
+    pub sharing: Sharing,
 }
 
 /// A successful attempt's answer, not yet sent.
@@ -86,7 +86,7 @@ pub async fn run(call: &ChatCall<'_>, target: &Target, attempt: u32) -> Result<A
         let translator = StreamTranslator::for_provider(provider.kind, reply);
         let costing = Costing { price, prompt_estimate: tokens::estimate_prompt(call.chat) };
         let limits = StreamLimits { timeouts: deadlines.timeouts, deadline_ms: deadlines.deadline_ms, watchdog: deadlines.watchdog };
-        let live = LiveStream::start(upstream.body.into_stream(), call.chat.wants_stream_usage(), translator, &provider.name, call.request_id, limits, costing, call.assemble, abort)
+        let live = LiveStream::start(upstream.body.into_stream(), call.chat.wants_stream_usage(), translator, &provider.name, call.request_id, limits, costing, call.sharing, abort)
             .await
             .map_err(Failure::from_error)?;
         return Ok(Answered { answer: Answer::Stream(Box::new(live)), warnings });

@@ -9,7 +9,9 @@ pub mod object;
 mod wire;
 
 use edgeway_core::cache::entry::CacheEntry;
-use worker::{Env, Method, Request, RequestInit};
+use futures_channel::mpsc::UnboundedReceiver;
+use futures_util::StreamExt;
+use worker::{Env, Method, Request, RequestInit, Response};
 
 use wire::{Join, Verdict};
 
@@ -22,12 +24,29 @@ pub enum Role {
     Lead,
     /// Another request made the answer: serve it.
     Follow(Box<CacheEntry>),
+    /// Another request is streaming the answer: follow its events (SSE of
+    /// OpenAI chunks), with its provider and model.
+    Live {
+        /// The object's streaming response.
+        events: Response,
+        /// Who answers.
+        provider: String,
+        /// The upstream model.
+        model: String,
+    },
 }
 
 /// Joins the flight for `key`: lead it, or wait for its leader's answer.
 pub async fn join(env: &Env, key: &str, now_ms: u64, lease_ms: u64) -> Role {
-    let ask = Join { op: "join".into(), now_ms, lease_ms, entry: None };
-    match call(env, key, &ask).await {
+    let ask = Join { op: "join".into(), now_ms, lease_ms, ..Join::default() };
+    let Some(mut response) = send(env, key, &ask).await else { return Role::Lead };
+    if response.headers().get("content-type").ok().flatten().is_some_and(|t| t.starts_with("text/event-stream")) {
+        let header = |name: &str| response.headers().get(name).ok().flatten().unwrap_or_default();
+        let (provider, model) = (header(object::LIVE_PROVIDER), header(object::LIVE_MODEL));
+        return Role::Live { events: response, provider, model };
+    }
+    let verdict: Option<Verdict> = serde_json::from_str(&response.text().await.unwrap_or_default()).ok();
+    match verdict {
         Some(Verdict { lead: false, entry: Some(entry) }) => match serde_json::from_str::<CacheEntry>(&entry) {
             Ok(entry) => Role::Follow(Box::new(entry)),
             Err(_) => Role::Lead,
@@ -38,17 +57,28 @@ pub async fn join(env: &Env, key: &str, now_ms: u64, lease_ms: u64) -> Role {
 
 /// The leader is done: `entry` is the stored answer's JSON, or `None` when
 /// there is nothing to share (the call failed, or was not cacheable).
-pub async fn done(env: &Env, key: &str, entry: Option<String>) {
-    let _ = call(env, key, &Join { op: "done".into(), entry, ..Join::default() }).await;
+pub async fn done(env: &Env, key: &str, entry: Option<String>, now_ms: u64) {
+    let _ = send(env, key, &Join { op: "done".into(), entry, now_ms, ..Join::default() }).await;
 }
 
-async fn call(env: &Env, key: &str, join: &Join) -> Option<Verdict> {
+/// Publishes a streaming leader's events as they come, in order, until the
+/// stream ends (the channel closes); runs in the background.
+pub async fn publish(env: Env, key: String, provider: String, model: String, events: UnboundedReceiver<Vec<String>>) {
+    let mut batches = events.ready_chunks(64);
+    while let Some(batches) = batches.next().await {
+        let events = batches.into_iter().flatten().collect();
+        let ask = Join { op: "publish".into(), events, provider: provider.clone(), model: model.clone(), ..Join::default() };
+        let _ = send(&env, &key, &ask).await;
+    }
+    let _ = send(&env, &key, &Join { op: "publish".into(), end: true, provider, model, ..Join::default() }).await;
+}
+
+async fn send(env: &Env, key: &str, join: &Join) -> Option<Response> {
     let namespace = env.durable_object(BINDING).ok()?;
     let stub = namespace.id_from_name(key).and_then(|id| id.get_stub()).ok()?;
     let body = serde_json::to_string(join).ok()?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(body.into()));
     let request = Request::new_with_init("https://coalescer.internal/", &init).ok()?;
-    let mut response = stub.fetch_with_request(request).await.ok()?;
-    serde_json::from_str(&response.text().await.ok()?).ok()
+    stub.fetch_with_request(request).await.ok()
 }

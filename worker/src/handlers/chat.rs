@@ -22,6 +22,8 @@ use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::http::{body, respond};
 use crate::cache::{PendingAnswer, PendingWrite};
+use crate::cancel::AbortOnDrop;
+use crate::relay::{Costing, LiveStream, Sharing, StreamLimits};
 use crate::retries::{self, Plan};
 use crate::coalescer::{self, Role};
 use crate::{cache, config, gate, runtime};
@@ -54,13 +56,20 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
         // this one makes the answer and shares it when it is stored.
         match coalescer::join(env, key, runtime::now_ms(), route.timeouts.total_ms).await {
             Role::Follow(entry) => return Ok(hit_response(&entry, &chat, route, ctx, "coalesced")),
+            Role::Live { events, provider, model } => {
+                let target = Target { provider, model };
+                return follow_live(request, env, events, &target, &chat, route, ctx).await;
+            }
             Role::Lead => ctx.coalesce_lead = Some(key.clone()),
         }
     }
+    // A streaming leader shares its events live with those who follow it.
+    let publish_to = ctx.coalesce_lead.clone().filter(|_| chat.is_stream());
     let deadline_ms = ctx.started_ms + route.timeouts.total_ms;
     let plan = Plan::for_request(request, config, route, deadline_ms)?;
     let request_id = ctx.request_id.clone();
-    let call = ChatCall { request, env, chat: &chat, route, request_id: &request_id, deadline_ms, assemble: cache_key.is_some() };
+    let sharing = Sharing { assemble: cache_key.is_some(), tap: publish_to.is_some() };
+    let call = ChatCall { request, env, chat: &chat, route, request_id: &request_id, deadline_ms, sharing };
     let (answered, target) = retries::run(ctx, plan, async |target, attempt| chat::run(&call, target, attempt).await).await?;
     let status = match cache_plan.mode {
         CacheMode::Bypass => "BYPASS",
@@ -75,7 +84,7 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
         });
     }
     let pending = cache_key.map(|key| (key, cache_plan.ttl_ms));
-    let response = answer_response(answered, route, &target, ctx, pending)?;
+    let response = answer_response(answered, route, &target, ctx, pending, env, publish_to)?;
     respond::set(response.headers(), headers::CACHE, status);
     Ok(response)
 }
@@ -93,6 +102,46 @@ fn cache_plan(request: &Request, route: &Route, chat: &ChatRequest, caller: &Cal
 }
 
 /// A cached answer, served as the caller asked: JSON, or replayed as SSE.
+/// Follows another request's answer as it streams: streamed to a
+/// streaming caller through a relay of its own (timeouts, usage as asked),
+/// or assembled into JSON for the others.
+async fn follow_live(request: &Request, env: &Env, events: Response, target: &Target, chat: &ChatRequest, route: &Route, ctx: &mut RequestContext) -> Result<Response, GatewayError> {
+    let events = web_sys::Response::from(events);
+    if !chat.is_stream() {
+        let whole = crate::upstream::UpstreamBody::Http(events).read_all(edgeway_core::cache::entry::MAX_ENTRY_BYTES).await;
+        let answer = whole.ok().and_then(|bytes| assemble(&bytes)).ok_or_else(|| GatewayError::UpstreamError {
+            provider: target.provider.clone(),
+            status: None,
+            message: "the identical request this one waited for failed".to_owned(),
+        })?;
+        let entry = CacheEntry { created_ms: runtime::now_ms(), ttl_ms: 0, provider: target.provider.clone(), model: target.model.clone(), answer, cost_usd: None };
+        return Ok(hit_response(&entry, chat, route, ctx, "coalesced"));
+    }
+    let limits = StreamLimits { timeouts: route.timeouts, deadline_ms: ctx.started_ms + route.timeouts.total_ms, watchdog: runtime::Watchdog::default() };
+    let costing = Costing { price: None, prompt_estimate: tokens::estimate_prompt(chat) };
+    let abort = AbortOnDrop::for_request(request);
+    let body = crate::upstream::http::stream(&events);
+    let live = LiveStream::start(body, chat.wants_stream_usage(), None, &target.provider, &ctx.request_id.clone(), limits, costing, Sharing::default(), abort).await?;
+    if let Some(log) = &mut ctx.log {
+        log.cache = Some("coalesced");
+    }
+    let response = answer_response(Answered { answer: Answer::Stream(Box::new(live)), warnings: Vec::new() }, route, target, ctx, None, env, None)?;
+    respond::set(response.headers(), headers::CACHE, "HIT");
+    Ok(response)
+}
+
+/// A whole answer from a followed stream's SSE bytes.
+fn assemble(bytes: &[u8]) -> Option<edgeway_core::openai::ChatCompletion> {
+    let mut parser = edgeway_core::sse::SseParser::new();
+    let mut events = Vec::new();
+    parser.push(bytes, &mut events).ok()?;
+    let mut assembler = edgeway_core::cache::assemble::StreamAssembler::new();
+    for event in &events {
+        assembler.on_event(&event.data);
+    }
+    assembler.finish()
+}
+
 /// `how` is `hit` (from KV) or `coalesced` (from an identical request that
 /// was in flight), for the log.
 fn hit_response(entry: &CacheEntry, chat: &ChatRequest, route: &Route, ctx: &mut RequestContext, how: &'static str) -> Response {
@@ -131,7 +180,15 @@ fn estimated_tokens(chat: &ChatRequest) -> u64 {
 }
 
 /// The caller's response for a successful attempt.
-fn answer_response(answered: Answered, route: &Route, target: &Target, ctx: &mut RequestContext, cache_to: Option<(String, u64)>) -> Result<Response, GatewayError> {
+fn answer_response(
+    answered: Answered,
+    route: &Route,
+    target: &Target,
+    ctx: &mut RequestContext,
+    cache_to: Option<(String, u64)>,
+    env: &Env,
+    publish_to: Option<String>,
+) -> Result<Response, GatewayError> {
     let pending = |answer| cache_to.clone().map(|(key, ttl_ms)| PendingWrite { key, ttl_ms, provider: target.provider.clone(), model: target.model.clone(), answer });
     let calls = ctx.log.as_ref().map_or(1, RequestLog::upstream_calls);
     if let Some(log) = &mut ctx.log {
@@ -142,6 +199,10 @@ fn answer_response(answered: Answered, route: &Route, target: &Target, ctx: &mut
             let log = ctx.log.take().ok_or_else(|| GatewayError::Internal { message: "log record missing".into() })?;
             if cache_to.is_some() {
                 ctx.cache_write = pending(PendingAnswer::Stream(live.answer()));
+            }
+            if let Some(key) = publish_to {
+                let events = live.publish();
+                ctx.background.push(Box::pin(coalescer::publish(env.clone(), key, target.provider.clone(), target.model.clone(), events)));
             }
             let (body, stream_log) = (*live).into_body(log);
             ctx.stream_log = Some(stream_log);
