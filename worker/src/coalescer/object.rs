@@ -19,6 +19,10 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 
 use super::wire::{Join, Verdict};
 
+/// Most bytes of events kept for requests that join late; past it, late
+/// joiners wait for the stored answer instead of a replay.
+const MAX_REPLAY_BYTES: usize = 4 * 1024 * 1024;
+
 /// Header of a live answer: the leader's provider and model.
 pub const LIVE_PROVIDER: &str = "x-coalescer-provider";
 /// Header of a live answer: the leader's upstream model.
@@ -42,6 +46,9 @@ struct Flight {
     live: bool,
     ended: bool,
     events: Vec<String>,
+    /// Bytes in `events`; past [`MAX_REPLAY_BYTES`] they are dropped.
+    buffered: usize,
+    overflowed: bool,
     provider: String,
     model: String,
     followers: Vec<mpsc::UnboundedSender<String>>,
@@ -91,7 +98,7 @@ impl Coalescer {
                 *flight = Flight { leader_since: Some(join.now_ms), ..Flight::default() };
                 return Ok(Verdict { lead: true, entry: None });
             }
-            if flight.live {
+            if flight.live && !flight.overflowed {
                 None
             } else {
                 let (sender, receiver) = oneshot::channel();
@@ -138,13 +145,21 @@ impl Coalescer {
             flight.live = true;
             flight.provider = join.provider;
             flight.model = join.model;
-            for waiter in flight.waiters.drain(..) {
+            for waiter in std::mem::take(&mut flight.waiters) {
                 let _ = waiter.send(Wake::Live);
             }
         }
         for event in join.events {
             flight.followers.retain(|f| f.unbounded_send(event.clone()).is_ok());
-            flight.events.push(event);
+            flight.buffered += event.len();
+            if flight.buffered > MAX_REPLAY_BYTES {
+                // Too much to replay: those already following keep going,
+                // later ones wait for the stored answer.
+                flight.overflowed = true;
+                flight.events.clear();
+            } else if !flight.overflowed {
+                flight.events.push(event);
+            }
         }
         if join.end {
             // Dropping the senders ends every follower's stream.
