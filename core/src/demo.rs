@@ -391,7 +391,7 @@ mod tests {
         let req = request(r#"{"model":"demo","messages":[{"role":"user","content":"x"}]}"#);
         let DemoScript::Fail { status, retry_after_s, body } = script(DemoModel::Fail(429), &req, 0) else { panic!() };
         assert_eq!((status, retry_after_s), (429, Some(1)));
-        let body: Value = serde_json::from_str(&body).unwrap();
+        let body: Value = crate::json::from_str(&body).unwrap();
         assert_eq!(body["error"]["code"], "rate_limit_exceeded");
     }
 
@@ -403,7 +403,7 @@ mod tests {
         let a = answer("tools", &req, 0);
         let call = a.tool_call.clone().unwrap();
         assert_eq!(call.function.name, "get_weather");
-        let args: Value = serde_json::from_str(&call.function.arguments).unwrap();
+        let args: Value = crate::json::from_str(&call.function.arguments).unwrap();
         assert_eq!(args, json!({"city": "demo", "unit": "c", "days": 1}));
         let completion = a.completion("id", 1, "tools");
         assert_eq!(completion.choices[0].finish_reason.as_deref(), Some("tool_calls"));

@@ -320,7 +320,7 @@ mod tests {
             GatewayError::LimiterUnavailable { what: "budgets" },
         ];
         for error in errors {
-            let value: serde_json::Value = serde_json::from_str(&error.to_json("req_1")).unwrap();
+            let value: serde_json::Value = crate::json::from_str(&error.to_json("req_1")).unwrap();
             let obj = &value["error"];
             assert_eq!(obj["code"], error.code());
             assert_eq!(obj["request_id"], "req_1");

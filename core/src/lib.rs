@@ -22,6 +22,7 @@ pub mod tokens;
 pub use error::GatewayError;
 pub mod headers;
 pub mod ids;
+pub mod json;
 pub mod limits;
 pub mod keys;
 pub mod log;

@@ -190,7 +190,7 @@ mod tests {
         log.latency_ms = 12;
         let line = log.to_json_line();
         assert!(!line.contains('\n'));
-        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let value: serde_json::Value = crate::json::from_str(&line).unwrap();
         assert_eq!(value["event"], "request");
         assert_eq!(value["route"], "demo");
         assert_eq!(value["outcome"], "ok");

@@ -216,7 +216,7 @@ impl StreamRelay {
             self.state = RelayState::Done;
             return Ok(());
         }
-        let chunk: ObservedChunk = serde_json::from_str(data)
+        let chunk: ObservedChunk = crate::json::from_str(data)
             .map_err(|_| "the upstream sent an event that is not valid JSON".to_owned())?;
         if let Some(error) = chunk.error {
             let message = error.get("message").and_then(|m| m.as_str()).unwrap_or("no message");
@@ -369,7 +369,7 @@ mod tests {
         relay.fail(&reason, "req_9", &mut out);
         let text = String::from_utf8(out).unwrap();
         let last = text.trim_end().rsplit("\n\n").next().unwrap();
-        let error: serde_json::Value = serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap();
+        let error: serde_json::Value = crate::json::from_str(last.strip_prefix("data: ").unwrap()).unwrap();
         assert_eq!(error["error"]["code"], "stream_interrupted");
         assert_eq!(error["error"]["request_id"], "req_9");
         assert!(!text.contains("[DONE]"));

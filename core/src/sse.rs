@@ -854,7 +854,7 @@ mod tests {
             let mut text = String::new();
             for event in chunks {
                 assert!(!event.is_done() && event.event.is_none());
-                let json: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+                let json: serde_json::Value = crate::json::from_str(&event.data).unwrap();
                 assert_eq!(json["object"], "chat.completion.chunk");
                 if let Some(content) = json["choices"][0]["delta"]["content"].as_str() {
                     text.push_str(content);

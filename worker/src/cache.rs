@@ -64,7 +64,7 @@ pub async fn purge(env: &Env, namespace: Option<&str>, now_ms: u64) -> Result<u6
 /// A fresh entry for `key`, if there is one.
 pub async fn lookup(env: &Env, key: &str, now_ms: u64) -> Option<CacheEntry> {
     let text = read(env, key).await?;
-    let entry: CacheEntry = serde_json::from_str(&text).ok()?;
+    let entry: CacheEntry = edgeway_core::json::from_str(&text).ok()?;
     entry.is_fresh(now_ms).then_some(entry)
 }
 

@@ -17,7 +17,7 @@ static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
 /// would be a bug; it is still reported as a response, never a panic.
 pub fn get() -> Result<&'static Config, GatewayError> {
     CONFIG
-        .get_or_init(|| serde_json::from_str(CONFIG_JSON).map_err(|e| e.to_string()))
+        .get_or_init(|| edgeway_core::json::from_str(CONFIG_JSON).map_err(|e| e.to_string()))
         .as_ref()
         .map_err(|e| GatewayError::GatewayMisconfigured { message: format!("the embedded config is invalid: {e}") })
 }

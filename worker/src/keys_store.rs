@@ -58,7 +58,7 @@ pub async fn by_hash(env: &Env, hash: &str, now_ms: u64) -> Result<Option<KeyRec
     if let Some(record) = MEMORY.with(|m| m.borrow().get(hash).filter(|(at, _)| now_ms.saturating_sub(*at) < MEMORY_TTL_MS).map(|(_, r)| r.clone())) {
         return Ok(record);
     }
-    let record = read(env, &format!("key:{hash}")).await?.and_then(|json| serde_json::from_str::<KeyRecord>(&json).ok());
+    let record = read(env, &format!("key:{hash}")).await?.and_then(|json| edgeway_core::json::from_str::<KeyRecord>(&json).ok());
     MEMORY.with(|m| {
         let mut memory = m.borrow_mut();
         if memory.len() >= MEMORY_CAP {
@@ -145,7 +145,7 @@ pub async fn allowed_origins(env: &Env, now_ms: u64) -> Vec<String> {
     }
     // A failed read answers no preflight: a browser retries, and no origin
     // is let in on a guess.
-    let origins: Vec<String> = read(env, ORIGINS).await.ok().flatten().and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default();
+    let origins: Vec<String> = read(env, ORIGINS).await.ok().flatten().and_then(|json| edgeway_core::json::from_str(&json).ok()).unwrap_or_default();
     ORIGINS_MEMORY.with(|m| *m.borrow_mut() = Some((now_ms, origins.clone())));
     origins
 }

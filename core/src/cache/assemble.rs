@@ -75,7 +75,7 @@ impl StreamAssembler {
             self.done = true;
             return;
         }
-        let Ok(Value::Object(chunk)) = serde_json::from_str::<Value>(data) else {
+        let Ok(Value::Object(chunk)) = crate::json::from_str::<Value>(data) else {
             self.failed = true;
             return;
         };

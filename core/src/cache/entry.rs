@@ -246,11 +246,11 @@ mod tests {
     fn an_entry_round_trips_through_serde() {
         let stored = entry(vec![choice(0, Some("hi"), None, "stop")]);
         let text = serde_json::to_string(&stored).unwrap();
-        assert_eq!(serde_json::from_str::<CacheEntry>(&text).unwrap(), stored);
+        assert_eq!(crate::json::from_str::<CacheEntry>(&text).unwrap(), stored);
         let without_cost = CacheEntry { cost_usd: None, ..stored };
         let text = serde_json::to_string(&without_cost).unwrap();
         assert!(!text.contains("cost_usd"));
-        assert_eq!(serde_json::from_str::<CacheEntry>(&text).unwrap(), without_cost);
+        assert_eq!(crate::json::from_str::<CacheEntry>(&text).unwrap(), without_cost);
     }
 
     #[test]
@@ -283,7 +283,7 @@ mod tests {
         assert_eq!(assemble(&body), from_json(&e.json_body("chatcmpl-new", 99)));
         let data = events(&body);
         assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
-        let chunks: Vec<ChatCompletionChunk> = data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).unwrap()).collect();
+        let chunks: Vec<ChatCompletionChunk> = data[..data.len() - 1].iter().map(|d| crate::json::from_str(d).unwrap()).collect();
         assert!(chunks.iter().all(|c| c.id == "chatcmpl-new" && c.created == 99 && c.model == e.answer.model && c.object == "chat.completion.chunk"));
         assert_eq!(chunks[0].choices[0].delta, Delta { role: Some("assistant".into()), content: Some(String::new()), ..Delta::default() });
         let usage = chunks.last().unwrap();

@@ -117,7 +117,7 @@ mod tests {
         "tool_choice":"auto","response_format":{"type":"json_object"},"logit_bias":{"50256":-100}}"#;
 
     fn base_with(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> String {
-        let mut value: Value = serde_json::from_str(BASE).unwrap();
+        let mut value: Value = crate::json::from_str(BASE).unwrap();
         edit(value.as_object_mut().unwrap());
         key(&value.to_string())
     }

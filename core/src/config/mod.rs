@@ -176,7 +176,7 @@ impl Config {
 
     /// Parses the JSON form the worker embeds, then validates it.
     pub fn from_json(json: &str) -> Result<Config, ConfigErrors> {
-        let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
+        let raw: RawConfig = crate::json::from_str(json).map_err(|e| {
             ConfigErrors(vec![ConfigError { path: String::new(), message: e.to_string() }])
         })?;
         Self::from_raw(&raw)
@@ -231,7 +231,7 @@ mod tests {
         let json = serde_json::to_string(&raw).unwrap();
         assert_eq!(Config::from_json(&json).unwrap(), config);
         // The worker embeds the validated config as JSON and reads it back.
-        let validated: Config = serde_json::from_str(&serde_json::to_string(&config).unwrap()).unwrap();
+        let validated: Config = crate::json::from_str(&serde_json::to_string(&config).unwrap()).unwrap();
         assert_eq!(validated, config);
     }
 

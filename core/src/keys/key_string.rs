@@ -213,8 +213,8 @@ mod tests {
     fn kinds_serialize_in_lowercase() {
         assert_eq!(serde_json::to_string(&KeyKind::Server).unwrap(), "\"server\"");
         assert_eq!(serde_json::to_string(&KeyKind::Publishable).unwrap(), "\"publishable\"");
-        assert_eq!(serde_json::from_str::<KeyKind>("\"publishable\"").unwrap(), KeyKind::Publishable);
-        assert!(serde_json::from_str::<KeyKind>("\"Server\"").is_err());
+        assert_eq!(crate::json::from_str::<KeyKind>("\"publishable\"").unwrap(), KeyKind::Publishable);
+        assert!(crate::json::from_str::<KeyKind>("\"Server\"").is_err());
     }
 
     #[test]

@@ -264,7 +264,7 @@ mod tests {
     }
 
     fn input(json: &str) -> KeyInput {
-        serde_json::from_str(json).unwrap()
+        crate::json::from_str(json).unwrap()
     }
 
     #[test]
@@ -306,7 +306,7 @@ mod tests {
             assert_eq!(KeyRecord::create("key_1".into(), input(json), 0, routes).unwrap_err().param, param, "{json}");
         }
         assert!(
-            serde_json::from_str::<KeyInput>(r#"{"name":"x","colour":"red"}"#).is_err(),
+            crate::json::from_str::<KeyInput>(r#"{"name":"x","colour":"red"}"#).is_err(),
             "unknown fields are refused"
         );
     }

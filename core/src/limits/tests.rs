@@ -191,11 +191,11 @@ fn state_survives_a_serde_round_trip() {
     admit_many(&mut state, &Limits { requests: Some(RequestLimit::new(3, 1_000)), ..limits.clone() }, 777, NOW, 2);
     state.settle(&limits, 777, 1_000, 0.25, NOW + 5);
     let json = serde_json::to_string(&state).unwrap();
-    assert_eq!(serde_json::from_str::<LimiterState>(&json).unwrap(), state);
+    assert_eq!(crate::json::from_str::<LimiterState>(&json).unwrap(), state);
     // A fresh state stores as `{}`, and every field may be missing.
     assert_eq!(serde_json::to_string(&LimiterState::default()).unwrap(), "{}");
-    assert_eq!(serde_json::from_str::<LimiterState>("{}").unwrap(), LimiterState::default());
-    let partial: LimiterState = serde_json::from_str(r#"{"requests":{"tat_ms":1767225636000,"limit":100,"window_ms":3600000},"spend":{"day":{"usd":1.5}},"future_field":1}"#).unwrap();
+    assert_eq!(crate::json::from_str::<LimiterState>("{}").unwrap(), LimiterState::default());
+    let partial: LimiterState = crate::json::from_str(r#"{"requests":{"tat_ms":1767225636000,"limit":100,"window_ms":3600000},"spend":{"day":{"usd":1.5}},"future_field":1}"#).unwrap();
     assert_eq!(partial.quota(&limits, NOW).requests.map(|r| r.remaining), Some(99));
     assert!(partial.is_idle(&Limits::default(), NOW));
 }
@@ -205,8 +205,8 @@ fn limits_serialize_only_what_is_set() {
     let limits = Limits { requests: Some(RequestLimit::new(60, 60_000)), budget_daily_usd: Some(2.5), ..Limits::default() };
     let json = serde_json::to_string(&limits).unwrap();
     assert_eq!(json, r#"{"requests":{"limit":60,"window_ms":60000,"burst":60},"budget_daily_usd":2.5}"#);
-    assert_eq!(serde_json::from_str::<Limits>(&json).unwrap(), limits);
-    assert_eq!(serde_json::from_str::<Limits>("{}").unwrap(), Limits::default());
+    assert_eq!(crate::json::from_str::<Limits>(&json).unwrap(), limits);
+    assert_eq!(crate::json::from_str::<Limits>("{}").unwrap(), Limits::default());
 }
 
 #[test]

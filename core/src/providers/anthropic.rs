@@ -215,7 +215,7 @@ fn assistant_blocks(message: &Message, index: usize, check: &FieldCheck<'_>) -> 
         // Arguments are a JSON string in OpenAI's format and an object in
         // Anthropic's; a model can emit broken JSON, which is kept as text
         // under one key rather than lost.
-        let input = match serde_json::from_str::<Value>(&call.function.arguments) {
+        let input = match crate::json::from_str::<Value>(&call.function.arguments) {
             Ok(Value::Object(map)) => Value::Object(map),
             _ => json!({"arguments": call.function.arguments}),
         };
@@ -416,7 +416,7 @@ impl StreamTranslator {
 
     /// Translates one event's data; see [`super::StreamTranslator::on_event`].
     pub fn on_event(&mut self, data: &str, out: &mut Vec<String>) -> Result<(), String> {
-        let event: StreamEvent = serde_json::from_str(data).map_err(|_| "the upstream sent an event that is not valid JSON".to_owned())?;
+        let event: StreamEvent = crate::json::from_str(data).map_err(|_| "the upstream sent an event that is not valid JSON".to_owned())?;
         let index = event.index.unwrap_or(0);
         match event.kind.as_str() {
             "message_start" => {

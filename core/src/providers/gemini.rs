@@ -222,7 +222,7 @@ fn call_arguments(arguments: &str) -> Option<Value> {
     if arguments.trim().is_empty() {
         return Some(json!({}));
     }
-    serde_json::from_str::<Value>(arguments).ok().filter(Value::is_object)
+    crate::json::from_str::<Value>(arguments).ok().filter(Value::is_object)
 }
 
 /// A tool message as a `functionResponse` part. Gemini wants an object:
@@ -233,7 +233,7 @@ fn function_response(message: &Message, i: usize, check: &FieldCheck, call_names
         check.refuse(format!("messages[{i}].tool_call_id"), "no earlier assistant message made a tool call with this id, and gemini matches results to calls by name")
     })?;
     let text = message.text();
-    let response = match serde_json::from_str::<Value>(&text) {
+    let response = match crate::json::from_str::<Value>(&text) {
         Ok(object @ Value::Object(_)) => object,
         _ => json!({"content": text}),
     };
@@ -580,7 +580,7 @@ impl StreamTranslator {
     /// appending chunk JSON to `out`. An error event or unreadable data ends
     /// the stream.
     pub fn on_event(&mut self, data: &str, out: &mut Vec<String>) -> Result<(), String> {
-        let event: GenerateContentResponse = serde_json::from_str(data).map_err(|e| format!("gemini sent an unreadable stream event: {e}"))?;
+        let event: GenerateContentResponse = crate::json::from_str(data).map_err(|e| format!("gemini sent an unreadable stream event: {e}"))?;
         if let Some(error) = &event.error {
             return Err(format!("gemini reported an error mid-stream: {}", error.summary()));
         }
@@ -828,7 +828,7 @@ mod tests {
     fn translate(json: &str) -> (UpstreamRequest, Value) {
         let request = parse_chat_request(json.as_bytes()).unwrap();
         let upstream = chat_request(BASE, Some(KEY), "gemini-2.0-flash", &request, TARGET).unwrap();
-        let body = serde_json::from_str(&upstream.body).unwrap();
+        let body = crate::json::from_str(&upstream.body).unwrap();
         (upstream, body)
     }
 
@@ -874,7 +874,7 @@ mod tests {
 
     /// The chunk payloads as JSON, with `[DONE]` as a string.
     fn parsed(out: &[String]) -> Vec<Value> {
-        out.iter().map(|s| if s == "[DONE]" { json!("[DONE]") } else { serde_json::from_str(s).unwrap() }).collect()
+        out.iter().map(|s| if s == "[DONE]" { json!("[DONE]") } else { crate::json::from_str(s).unwrap() }).collect()
     }
 
     fn chunk(id: &str, model: &str, choices: Value) -> Value {
@@ -1295,7 +1295,7 @@ mod tests {
         let up = embeddings_request(BASE, Some(KEY), "text-embedding-004", &request).unwrap();
         assert_eq!(up.url, format!("{BASE}/models/text-embedding-004:batchEmbedContents"));
         assert!(up.headers.contains(&("x-goog-api-key", KEY.to_owned())) && !up.url.contains(KEY));
-        let body: Value = serde_json::from_str(&up.body).unwrap();
+        let body: Value = crate::json::from_str(&up.body).unwrap();
         assert_eq!(
             body,
             json!({"requests": [
@@ -1304,7 +1304,7 @@ mod tests {
             ]})
         );
         let one = parse_embeddings_request(br#"{"model":"e","input":"solo"}"#).unwrap();
-        let body: Value = serde_json::from_str(&embeddings_request(BASE, None, "models/text-embedding-004", &one).unwrap().body).unwrap();
+        let body: Value = crate::json::from_str(&embeddings_request(BASE, None, "models/text-embedding-004", &one).unwrap().body).unwrap();
         assert_eq!(body["requests"][0], json!({"model": "models/text-embedding-004", "content": {"parts": [{"text": "solo"}]}}));
         let tokens = parse_embeddings_request(br#"{"model":"e","input":[1,2,3]}"#).unwrap();
         let e = embeddings_request(BASE, None, "text-embedding-004", &tokens).unwrap_err();

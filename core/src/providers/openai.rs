@@ -196,7 +196,7 @@ mod tests {
         let req = request(r#"{"model":"fast","messages":[{"role":"user","content":"hi"}],"logprobs":true}"#);
         let up = chat_request(&openai_endpoint("https://api.openai.com/v1"), Some("sk-test-123456"), "gpt-4o-mini", &req).unwrap();
         assert_eq!(up.url, "https://api.openai.com/v1/chat/completions");
-        let body: Value = serde_json::from_str(&up.body).unwrap();
+        let body: Value = crate::json::from_str(&up.body).unwrap();
         assert_eq!(body["model"], "gpt-4o-mini");
         assert_eq!(body["logprobs"], true);
         assert!(body.get("stream_options").is_none());
@@ -207,7 +207,7 @@ mod tests {
     fn streams_always_ask_for_usage_where_the_provider_reports_it() {
         let req = request(r#"{"model":"fast","messages":[{"role":"user","content":"hi"}],"stream":true}"#);
         let up = chat_request(&openai_endpoint("http://x/v1"), None, "m", &req).unwrap();
-        let body: Value = serde_json::from_str(&up.body).unwrap();
+        let body: Value = crate::json::from_str(&up.body).unwrap();
         assert_eq!(body["stream_options"]["include_usage"], true);
         assert!(up.headers.iter().all(|(name, _)| *name != "authorization"));
         let workers_ai = Endpoint::for_provider(&provider(ProviderKind::WorkersAi), "http://x/ai/v1", "@cf/meta/llama", "chat/completions");

@@ -45,9 +45,9 @@ pub async fn join(env: &Env, key: &str, now_ms: u64, lease_ms: u64) -> Role {
         let (provider, model) = (header(object::LIVE_PROVIDER), header(object::LIVE_MODEL));
         return Role::Live { events: response, provider, model };
     }
-    let verdict: Option<Verdict> = serde_json::from_str(&response.text().await.unwrap_or_default()).ok();
+    let verdict: Option<Verdict> = edgeway_core::json::from_str(&response.text().await.unwrap_or_default()).ok();
     match verdict {
-        Some(Verdict { lead: false, entry: Some(entry) }) => match serde_json::from_str::<CacheEntry>(&entry) {
+        Some(Verdict { lead: false, entry: Some(entry) }) => match edgeway_core::json::from_str::<CacheEntry>(&entry) {
             Ok(entry) => Role::Follow(Box::new(entry)),
             Err(_) => Role::Lead,
         },

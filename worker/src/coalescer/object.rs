@@ -66,7 +66,7 @@ impl DurableObject for Coalescer {
     }
 
     async fn fetch(&self, mut request: Request) -> Result<Response> {
-        let join: Join = serde_json::from_str(&request.text().await?).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let join: Join = edgeway_core::json::from_str(&request.text().await?).map_err(|e| worker::Error::RustError(e.to_string()))?;
         let verdict = match join.op.as_str() {
             "join" => match self.join(&join).await {
                 Ok(verdict) => verdict,

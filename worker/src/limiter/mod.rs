@@ -110,7 +110,7 @@ async fn call(env: &Env, key_id: &str, ask: &Ask) -> Result<Answer, String> {
         return Err(format!("the limiter answered HTTP {}", response.status_code()));
     }
     let text = response.text().await.map_err(|e| e.to_string())?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
+    edgeway_core::json::from_str(&text).map_err(|e| e.to_string())
 }
 
 /// The key's policy when its limiter cannot be reached.

@@ -45,7 +45,7 @@ impl DurableObject for KeyLimiter {
     }
 
     async fn fetch(&self, mut request: Request) -> Result<Response> {
-        let ask: Ask = serde_json::from_str(&request.text().await?).map_err(|e| worker::Error::RustError(format!("bad limiter request: {e}")))?;
+        let ask: Ask = edgeway_core::json::from_str(&request.text().await?).map_err(|e| worker::Error::RustError(format!("bad limiter request: {e}")))?;
         self.load(ask.user.as_deref()).await?;
         let (answer, writes) = {
             let mut memory = self.memory.borrow_mut();
@@ -89,7 +89,7 @@ impl KeyLimiter {
     }
 
     async fn read(&self, key: &str) -> Result<Option<LimiterState>> {
-        Ok(self.read_raw(key).await?.and_then(|json| serde_json::from_str(&json).ok()))
+        Ok(self.read_raw(key).await?.and_then(|json| edgeway_core::json::from_str(&json).ok()))
     }
 
     async fn read_raw(&self, key: &str) -> Result<Option<String>> {

@@ -21,7 +21,7 @@ fn reply() -> ReplyContext {
 fn translate(json: &str) -> (Value, UpstreamRequest) {
     let request = parse_chat_request(json.as_bytes()).unwrap();
     let upstream = chat_request("https://api.anthropic.com/v1", Some("sk-ant-test-123456"), "claude-sonnet-4-5", &request, "anthropic/claude-sonnet-4-5").unwrap();
-    (serde_json::from_str(&upstream.body).unwrap(), upstream)
+    (crate::json::from_str(&upstream.body).unwrap(), upstream)
 }
 
 fn refusal(json: &str) -> GatewayError {
@@ -44,7 +44,7 @@ fn run_stream(text: &str, cuts: &[usize]) -> Result<Vec<Value>, String> {
     for event in events {
         translator.on_event(&event.data, &mut out)?;
     }
-    Ok(out.iter().map(|data| if data == "[DONE]" { Value::String(data.clone()) } else { serde_json::from_str(data).unwrap() }).collect())
+    Ok(out.iter().map(|data| if data == "[DONE]" { Value::String(data.clone()) } else { crate::json::from_str(data).unwrap() }).collect())
 }
 
 #[test]
@@ -173,7 +173,7 @@ fn a_tool_use_answer_becomes_tool_calls() {
     assert_eq!(message["tool_calls"][0]["id"], "toolu_01A09q90qw90lq917835lq9");
     assert_eq!(message["tool_calls"][0]["type"], "function");
     assert_eq!(message["tool_calls"][0]["function"]["name"], "get_weather");
-    let args: Value = serde_json::from_str(message["tool_calls"][0]["function"]["arguments"].as_str().unwrap()).unwrap();
+    let args: Value = crate::json::from_str(message["tool_calls"][0]["function"]["arguments"].as_str().unwrap()).unwrap();
     assert_eq!(args, json!({"location":"San Francisco, CA","unit":"celsius"}));
     assert_eq!(body["choices"][0]["finish_reason"], "tool_calls");
 }
@@ -213,7 +213,7 @@ fn a_tool_use_stream_becomes_tool_call_deltas() {
         .iter()
         .filter_map(|d| d.pointer("/tool_calls/0/function/arguments").and_then(Value::as_str))
         .collect();
-    assert_eq!(serde_json::from_str::<Value>(&arguments).unwrap(), json!({"location":"San Francisco, CA"}));
+    assert_eq!(crate::json::from_str::<Value>(&arguments).unwrap(), json!({"location":"San Francisco, CA"}));
     let finish = out.iter().find_map(|c| c.pointer("/choices/0/finish_reason").and_then(Value::as_str)).unwrap();
     assert_eq!(finish, "tool_calls");
     assert_eq!(out[out.len() - 2]["usage"]["completion_tokens"], 89);
