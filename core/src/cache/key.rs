@@ -35,7 +35,10 @@ pub fn canonical_form(request: &ChatRequest) -> Option<String> {
     // Serializing cannot fail (string keys, no fallible `Serialize`); if it
     // ever did, the request is simply not cached rather than given a key
     // another request could share.
-    let mut value = serde_json::to_value(request).ok()?;
+    // Through bytes rather than `to_value`: the request's serializer for
+    // bytes is in the wasm anyway (it is how requests go upstream), a
+    // second one for `Value` would only add size.
+    let mut value: Value = crate::json::from_str(&serde_json::to_string(request).ok()?).ok()?;
     if let Value::Object(map) = &mut value {
         for field in IGNORED_FIELDS {
             map.remove(*field);

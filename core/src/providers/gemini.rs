@@ -712,13 +712,17 @@ struct ErrorEnvelope {
 
 /// Reads a Gemini error body: `{"error": {...}}`, or the same in a list.
 pub fn error_details(body: &[u8]) -> ErrorDetails {
-    let Ok(value) = serde_json::from_slice::<Value>(body) else { return ErrorDetails::default() };
     // Google sometimes answers with the error wrapped in a one-item list.
-    let value = match value {
-        Value::Array(items) => items.into_iter().next().unwrap_or_default(),
-        other => other,
+    // (Parsed from the bytes both ways rather than through a `Value`, so no
+    // second deserializer of these types is compiled into the wasm.)
+    // (A struct would also accept a JSON array, field by field: look first.)
+    let listed = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    let envelope = if listed {
+        serde_json::from_slice::<Vec<ErrorEnvelope>>(body).ok().and_then(|list| list.into_iter().next())
+    } else {
+        serde_json::from_slice::<ErrorEnvelope>(body).ok()
     };
-    let Ok(ErrorEnvelope { error }) = serde_json::from_value::<ErrorEnvelope>(value) else { return ErrorDetails::default() };
+    let Some(ErrorEnvelope { error }) = envelope else { return ErrorDetails::default() };
     let retry_after_ms = error.detail("RetryInfo").find_map(|d| d.get("retryDelay").and_then(Value::as_str).and_then(duration_ms));
     // Gemini answers a bad key with 400 INVALID_ARGUMENT: only the reason tells.
     let bad_credentials =
