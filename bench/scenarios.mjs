@@ -22,6 +22,8 @@ import { moduleGraph, startWorker, wranglerSettings } from './lib/workerd.mjs';
 export const PROVIDER_KEY = 'sk-bench-provider-key';
 /** Edgeway's gateway key (the EDGEWAY_DEV_KEY secret) for the bench. */
 export const GATEWAY_KEY = 'ew-bench-gateway-key';
+/** The admin token of the test-mode instance (scenario (e)). */
+const ADMIN_TOKEN = 'ew-bench-admin-token';
 
 // A small, typical chat request. The mock answers "Mock reply: <last user
 // text>" word by word, so the streamed answer has 14 content chunks.
@@ -86,14 +88,33 @@ export async function startServers({ repoRoot, tmp, workerdArgs = {} }) {
     ...compat,
   });
 
-  return { mock, passthrough, edgeway };
+  // The same Worker with its circuit breakers held closed (a test-mode
+  // switch, set by scenario (e)'s setup): every request to the dead
+  // primary pays for its connection failure, retries and backoff.
+  const unguarded = await startWorker({
+    name: 'edgeway-unguarded',
+    dir: join(tmp, 'edgeway-unguarded'),
+    modules: moduleGraph(join(repoRoot, main)),
+    bindings: {
+      OPENAI_BASE_URL: `${mock.url}/v1`,
+      OPENAI_API_KEY: PROVIDER_KEY,
+      EDGEWAY_DEV_KEY: GATEWAY_KEY,
+      OLLAMA_BASE_URL: `http://127.0.0.1:${deadPort}/v1`,
+      EDGEWAY_TEST_MODE: '1',
+      EDGEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
+    },
+    readyPath: '/healthz',
+    ...compat,
+  });
+
+  return { mock, passthrough, edgeway, unguarded };
 }
 
 /**
  * The scenarios, in the order they run and are printed. `worker` names the
  * server whose CPU is the Worker runtime's; `upstream` the mock's.
  */
-export function scenarios({ mock, passthrough, edgeway }) {
+export function scenarios({ mock, passthrough, edgeway, unguarded }) {
   const common = {
     path: '/v1/chat/completions',
     body: chatBody(),
@@ -136,6 +157,22 @@ export function scenarios({ mock, passthrough, edgeway }) {
       headers: { ...json, Authorization: `Bearer ${GATEWAY_KEY}` },
       worker: 'edgeway',
     },
+    {
+      ...common,
+      id: 'dead-primary-closed',
+      label: '(e) dead primary, breaker closed',
+      body: chatBody({ model: 'local-first' }),
+      streamBody: chatBody({ model: 'local-first', stream: true }),
+      url: `${unguarded.url}${common.path}`,
+      headers: { ...json, Authorization: `Bearer ${GATEWAY_KEY}` },
+      worker: 'unguarded',
+      setup: async () => {
+        const res = await fetch(`${unguarded.url}/admin/api/test/faults`, {
+          method: 'POST', headers: { 'x-edgeway-admin-token': ADMIN_TOKEN }, body: JSON.stringify({ hold_breakers: true }),
+        });
+        if (res.status !== 200) throw new Error(`could not hold the breakers closed: HTTP ${res.status}`);
+      },
+    },
   ];
 }
 
@@ -145,6 +182,8 @@ export const COMPARISONS = [
   // The dead primary's circuit is open after the warm-up: skipping it should
   // cost about nothing next to a healthy request.
   { id: 'dead-primary-vs-edgeway', subject: 'dead-primary', baseline: 'edgeway', label: '(d) − (c)', ratioLabel: '(d) / (c)' },
+  // What the open breaker saves: the same dead primary with it held closed.
+  { id: 'closed-vs-open', subject: 'dead-primary-closed', baseline: 'dead-primary', label: '(e) − (d)', ratioLabel: '(e) / (d)' },
 ];
 
 /**

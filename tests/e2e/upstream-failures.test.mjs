@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ask, chat, contentOf, expectError, gatewayLogText, logRecord, readEvents, scenario, scenarioState, PROVIDER_KEY } from './helpers.mjs';
+import { ask, chat, contentOf, expectError, gatewayLogText, logRecord, readEvents, scenario, scenarioState, waitFor, PROVIDER_KEY } from './helpers.mjs';
 
 // Each test pins a target of its own (same provider, a model name only it
 // uses), so the failures it provokes open no circuit other tests go through.
@@ -59,6 +59,11 @@ test('an upstream that never sends headers is upstream_timeout (504) after the r
   assert.equal(record.error_code, 'upstream_timeout');
   assert.ok(record.latency_ms >= 2000 && record.latency_ms < 8000, `waited ${record.latency_ms} ms`);
   assert.equal((await scenarioState(id)).requests, 1);
+  // Giving up before the headers drops the pending call, which aborts it:
+  // the upstream sees the gateway hang up. This is the same path a caller
+  // leaving before the headers takes where the runtime reports it (the
+  // local runtime does not: DESIGN.md).
+  await waitFor(async () => (await scenarioState(id)).log[0]?.clientClosedEarly, { what: 'the upstream call to be aborted' });
 });
 
 test('a stream whose first token never comes is upstream_timeout (504), not a hung 200', async () => {

@@ -29,6 +29,10 @@ pub struct Faults {
     /// The limiter Durable Object cannot be reached.
     #[serde(default)]
     pub limiter: bool,
+    /// Circuit breakers never open, so every request pays for a dead
+    /// target (the bench's "breaker closed" case).
+    #[serde(default)]
+    pub hold_breakers: bool,
 }
 
 /// Whether this deployment runs in test mode.
