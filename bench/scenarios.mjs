@@ -73,16 +73,17 @@ export async function startServers({ repoRoot, tmp, workerdArgs = {} }) {
   // dead, so its circuit opens during the warm-up and scenario (d) measures
   // what a request costs when the breaker skips the dead target.
   const deadPort = await freePort();
+  const edgewayBindings = {
+    OPENAI_BASE_URL: `${mock.url}/v1`,
+    OPENAI_API_KEY: PROVIDER_KEY,
+    EDGEWAY_DEV_KEY: GATEWAY_KEY,
+    OLLAMA_BASE_URL: `http://127.0.0.1:${deadPort}/v1`,
+  };
   const edgeway = await startWorker({
     name: 'edgeway',
     dir: join(tmp, 'edgeway'),
     modules: moduleGraph(join(repoRoot, main)),
-    bindings: {
-      OPENAI_BASE_URL: `${mock.url}/v1`,
-      OPENAI_API_KEY: PROVIDER_KEY,
-      EDGEWAY_DEV_KEY: GATEWAY_KEY,
-      OLLAMA_BASE_URL: `http://127.0.0.1:${deadPort}/v1`,
-    },
+    bindings: edgewayBindings,
     readyPath: '/healthz',
     extraArgs: workerdArgs.edgeway,
     ...compat,
@@ -95,14 +96,7 @@ export async function startServers({ repoRoot, tmp, workerdArgs = {} }) {
     name: 'edgeway-unguarded',
     dir: join(tmp, 'edgeway-unguarded'),
     modules: moduleGraph(join(repoRoot, main)),
-    bindings: {
-      OPENAI_BASE_URL: `${mock.url}/v1`,
-      OPENAI_API_KEY: PROVIDER_KEY,
-      EDGEWAY_DEV_KEY: GATEWAY_KEY,
-      OLLAMA_BASE_URL: `http://127.0.0.1:${deadPort}/v1`,
-      EDGEWAY_TEST_MODE: '1',
-      EDGEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
-    },
+    bindings: { ...edgewayBindings, EDGEWAY_TEST_MODE: '1', EDGEWAY_ADMIN_TOKEN: ADMIN_TOKEN },
     readyPath: '/healthz',
     ...compat,
   });
