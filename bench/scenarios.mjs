@@ -63,12 +63,12 @@ export async function startServers({ repoRoot, tmp, workerdArgs = {} }) {
   });
 
   // Edgeway as wrangler deploys it (`main` from wrangler.toml: worker-build's
-  // index.js plus the index_bg.wasm it imports). Only text bindings: the KV
-  // namespaces CACHE and KEYS and the D1 database LOGS in wrangler.toml are
-  // not used by the code yet, so they are left out here. A cache scenario
-  // will need them, and bare workerd has no built-in KV store: its
-  // `kvNamespace` binding needs a service implementing the KV API (which is
-  // what Miniflare provides).
+  // index.js plus the index_bg.wasm it imports). Only text bindings: the
+  // scenarios here use the dev key and routes without a cache, which touch
+  // neither KV nor Durable Objects, and bare workerd has no built-in KV
+  // store (its `kvNamespace` binding needs a service implementing the KV
+  // API, which is what Miniflare provides). What keys and the cache cost is
+  // measured under wrangler dev instead (bench/limiter.mjs, bench/cache.mjs).
   // A port nothing listens on: the local-first route's primary (Ollama) is
   // dead, so its circuit opens during the warm-up and scenario (d) measures
   // what a request costs when the breaker skips the dead target.
