@@ -92,6 +92,10 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
 /// The request's cache plan. A caller who pins a target gets that target's
 /// answer, which is not the route's: such requests bypass the cache.
 fn cache_plan(request: &Request, route: &Route, chat: &ChatRequest, caller: &Caller) -> Result<CachePlan, GatewayError> {
+    // Most routes have no cache: no header is even read for them.
+    if route.cache.is_none() {
+        return Ok(CachePlan { mode: CacheMode::Bypass, ttl_ms: 0, namespace: String::new() });
+    }
     let header = |name: &str| request.headers().get(name).ok().flatten();
     let given = CacheHeaders { control: header(headers::CACHE), ttl: header(headers::CACHE_TTL), namespace: header(headers::CACHE_NAMESPACE) };
     let mut plan = policy::plan(route.cache.as_ref(), chat, &given, caller.key_id())?;
