@@ -7,7 +7,7 @@ cat <<TXT
 
   Edgeway is starting on http://127.0.0.1:$port
   Dev gateway key: $key
-  Admin token:     $admin   (the dashboard and /admin/api/*)
+  Admin token:     $admin   (for /admin/api/*)
 
   Try it (the built-in demo model, no provider key needed):
 
