@@ -274,6 +274,18 @@ test('workers-ai: a stream without usage is counted by the gateway and marked as
   assert.ok(record.tokens_in > 0);
 });
 
+test('an answer without usage is counted by the gateway: logged as estimated, with no token headers', async () => {
+  const { tag } = await scenario([{ noUsage: true, pieces: ['abcd', 'efgh'] }]);
+  const res = await chat(ask('gpt-4o-mini', `count me ${tag}`));
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).usage, undefined, 'the answer is passed on as it came');
+  assert.equal(res.headers.get('x-edgeway-tokens-out'), null);
+  const record = await logRecord(res.headers.get('x-request-id'));
+  assert.equal(record.tokens_estimated, true);
+  assert.equal(record.tokens_out, 2, '8 characters at 4 a token');
+  assert.ok(record.tokens_in > 0 && record.cost_usd > 0);
+});
+
 test('embeddings: the demo model through the openai client, paraphrases close together', async () => {
   const client = openai();
   const { data, response } = await client.embeddings

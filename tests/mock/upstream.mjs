@@ -112,6 +112,8 @@ import { pathToFileURL } from 'node:url';
  * @property {boolean} [blocked] Gemini: the prompt is blocked: 200 with
  *   promptFeedback.blockReason "SAFETY" and no candidates (stream: that one
  *   event, then the end).
+ * @property {boolean} [noUsage] OpenAI family, non-streaming: the answer has no
+ *   `usage` at all (as some OpenAI-compatible servers send).
  * @property {object} [usage] Overrides the computed usage numbers, in the
  *   dialect's names: OpenAI prompt_tokens/completion_tokens (total_tokens
  *   recomputed unless given); Anthropic input_tokens, output_tokens,
@@ -442,7 +444,7 @@ function openAiMessage(plan, callId) {
 
 function openAiCompletion(plan, step) {
   const { id, callId } = openAiIds();
-  return {
+  const completion = {
     id,
     object: 'chat.completion',
     created: plan.created,
@@ -453,6 +455,8 @@ function openAiCompletion(plan, step) {
     usage: openAiUsage(plan, step),
     system_fingerprint: 'fp_mock',
   };
+  if (step.noUsage) delete completion.usage;
+  return completion;
 }
 
 /** A chat.completion.chunk; `usage` is null on every chunk but the last when included. */

@@ -38,8 +38,10 @@ pub enum Answer {
     Json {
         /// The body for the caller.
         bytes: Vec<u8>,
-        /// Its usage, if reported.
+        /// Its usage: reported, or estimated when the provider said none.
         usage: Option<Usage>,
+        /// Whether `usage` is the gateway's estimate.
+        usage_estimated: bool,
         /// Its cost in USD, if the model's price is known.
         cost_usd: Option<f64>,
     },
@@ -94,6 +96,28 @@ pub async fn run(call: &ChatCall<'_>, target: &Target, attempt: u32) -> Result<A
     let bytes = deadlines.body(&provider.name, upstream.status, upstream.body).await?;
     let completed = providers::completion(provider, bytes, &reply).map_err(Failure::malformed)?;
     abort.disarm();
-    let cost_usd = completed.usage.zip(price).map(|(usage, price)| price.cost_usd(&usage));
-    Ok(Answered { answer: Answer::Json { bytes: completed.body, usage: completed.usage, cost_usd }, warnings })
+    // A provider that reports no usage is counted here, as streams are.
+    let (usage, usage_estimated) = match completed.usage {
+        Some(usage) => (Some(usage), false),
+        None => (estimate_usage(call.chat, &completed.body), true),
+    };
+    let cost_usd = usage.zip(price).map(|(usage, price)| price.cost_usd(&usage));
+    Ok(Answered { answer: Answer::Json { bytes: completed.body, usage, usage_estimated, cost_usd }, warnings })
+}
+
+/// Usage estimated from the request and the answer's text (content,
+/// refusals and tool-call arguments), at about four characters a token.
+fn estimate_usage(chat: &ChatRequest, body: &[u8]) -> Option<Usage> {
+    let answer: edgeway_core::openai::ChatCompletion = serde_json::from_slice(body).ok()?;
+    let chars: u64 = answer
+        .choices
+        .iter()
+        .map(|choice| {
+            let message = &choice.message;
+            let text = message.content.as_deref().unwrap_or_default().chars().count() + message.refusal.as_deref().unwrap_or_default().chars().count();
+            let arguments: usize = message.tool_calls.iter().flatten().map(|call| call.function.arguments.chars().count()).sum();
+            (text + arguments) as u64
+        })
+        .sum();
+    Some(Usage::new(tokens::estimate_prompt(chat), chars.div_ceil(tokens::CHARS_PER_TOKEN)))
 }

@@ -216,19 +216,22 @@ fn answer_response(
             respond::set(response.headers(), "cache-control", "no-cache");
             response
         }
-        Answer::Json { bytes, usage, cost_usd } => {
+        Answer::Json { bytes, usage, usage_estimated, cost_usd } => {
             if cache_to.is_some() {
                 ctx.cache_write = pending(PendingAnswer::Json(bytes.clone()));
             }
             let response = respond::json(200, bytes);
             if let Some(usage) = usage {
-                respond::set(response.headers(), headers::TOKENS_IN, &usage.prompt_tokens.to_string());
-                respond::set(response.headers(), headers::TOKENS_OUT, &usage.completion_tokens.to_string());
-                if let Some(cost) = cost_usd {
-                    respond::set(response.headers(), headers::COST_USD, &format_usd(cost));
+                // Headers tell what is known; an estimate goes to the log only.
+                if !usage_estimated {
+                    respond::set(response.headers(), headers::TOKENS_IN, &usage.prompt_tokens.to_string());
+                    respond::set(response.headers(), headers::TOKENS_OUT, &usage.completion_tokens.to_string());
+                    if let Some(cost) = cost_usd {
+                        respond::set(response.headers(), headers::COST_USD, &format_usd(cost));
+                    }
                 }
                 if let Some(log) = &mut ctx.log {
-                    log.record_usage(&usage, false, cost_usd);
+                    log.record_usage(&usage, usage_estimated, cost_usd);
                 }
             }
             response
