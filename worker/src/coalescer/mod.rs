@@ -39,7 +39,10 @@ pub enum Role {
 /// Joins the flight for `key`: lead it, or wait for its leader's answer.
 pub async fn join(env: &Env, key: &str, now_ms: u64, lease_ms: u64) -> Role {
     let ask = Join { op: "join".into(), now_ms, lease_ms, ..Join::default() };
-    let Some(mut response) = send(env, key, &ask).await else { return Role::Lead };
+    // A leader that vanished (its isolate gone) never reports: a waiter
+    // gives up on it after the lease and leads itself.
+    let waited = crate::runtime::Watchdog::default().race(now_ms.saturating_add(lease_ms), send(env, key, &ask)).await;
+    let Some(Some(mut response)) = waited else { return Role::Lead };
     if response.headers().get("content-type").ok().flatten().is_some_and(|t| t.starts_with("text/event-stream")) {
         let header = |name: &str| response.headers().get(name).ok().flatten().unwrap_or_default();
         let (provider, model) = (header(object::LIVE_PROVIDER), header(object::LIVE_MODEL));
