@@ -101,6 +101,32 @@ proptest! {
     }
 
     #[test]
+    fn keys_tokens_and_stored_state_never_panic(text in "[ -~]{0,300}", body in jsonish()) {
+        use edgeway_core::keys::{base64url, key_string, token};
+        let _ = key_string::parse(&text);
+        let _ = key_string::looks_like_jwt(&text);
+        let _ = base64url::decode(&text);
+        let _ = token::key_id(&text);
+        let _ = token::verify(&text, b"secret", 1_700_000_000_000);
+        // What KV and Durable Object storage hand back is read with the same care.
+        let raw = String::from_utf8_lossy(&body);
+        let _ = edgeway_core::json::from_str::<edgeway_core::limits::LimiterState>(&raw);
+        let _ = edgeway_core::json::from_str::<edgeway_core::keys::record::KeyRecord>(&raw);
+        let _ = edgeway_core::json::from_str::<edgeway_core::cache::entry::CacheEntry>(&raw);
+    }
+
+    #[test]
+    fn the_cache_assembler_never_panics_and_never_yields_a_partial_answer(events in proptest::collection::vec(jsonish(), 0..8)) {
+        let mut assembler = edgeway_core::cache::assemble::StreamAssembler::new();
+        for event in &events {
+            assembler.on_event(&String::from_utf8_lossy(event));
+        }
+        if let Some(answer) = assembler.finish() {
+            prop_assert!(answer.choices.iter().all(|c| c.finish_reason.is_some()));
+        }
+    }
+
+    #[test]
     fn sse_parser_never_panics_on_raw_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let mut parser = SseParser::with_max_event_bytes(64);
         let mut events = Vec::new();
