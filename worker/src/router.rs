@@ -40,9 +40,10 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
             response
         }
     };
-    rctx.response_headers.push((headers::REQUEST_ID, rctx.request_id.clone()));
-    let pairs: Vec<(&str, String)> = rctx.response_headers.drain(..).collect();
-    respond::set_all(response.headers(), &pairs);
+    respond::set(response.headers(), headers::REQUEST_ID, &rctx.request_id);
+    for (name, value) in &rctx.response_headers {
+        respond::set(response.headers(), name, value);
+    }
     let origin = request.headers().get("origin").ok().flatten();
     if let Some(origin) = origin.filter(|_| path.starts_with("/v1/")) {
         if cors::is_allowed(&env, &origin, runtime::now_ms()).await {

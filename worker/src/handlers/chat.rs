@@ -85,7 +85,7 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
     }
     let pending = cache_key.map(|key| (key, cache_plan.ttl_ms));
     let response = answer_response(answered, route, &target, ctx, pending, env, publish_to)?;
-    ctx.response_headers.push((headers::CACHE, status.to_owned()));
+    respond::set(response.headers(), headers::CACHE, status);
     Ok(response)
 }
 
@@ -224,10 +224,10 @@ fn answer_response(
             if let Some(usage) = usage {
                 // Headers tell what is known; an estimate goes to the log only.
                 if !usage_estimated {
-                    ctx.response_headers.push((headers::TOKENS_IN, usage.prompt_tokens.to_string()));
-                    ctx.response_headers.push((headers::TOKENS_OUT, usage.completion_tokens.to_string()));
+                    respond::set(response.headers(), headers::TOKENS_IN, &usage.prompt_tokens.to_string());
+                    respond::set(response.headers(), headers::TOKENS_OUT, &usage.completion_tokens.to_string());
                     if let Some(cost) = cost_usd {
-                        ctx.response_headers.push((headers::COST_USD, format_usd(cost)));
+                        respond::set(response.headers(), headers::COST_USD, &format_usd(cost));
                     }
                 }
                 if let Some(log) = &mut ctx.log {
@@ -237,14 +237,13 @@ fn answer_response(
             response
         }
     };
-    // Set with the rest of the response's headers, in one call (router).
-    let h = &mut ctx.response_headers;
-    h.push((headers::PROVIDER, target.provider.clone()));
-    h.push((headers::MODEL, target.model.clone()));
-    h.push((headers::ROUTE, route.name.clone()));
-    h.push((headers::ATTEMPTS, calls.to_string()));
+    let h = response.headers();
+    respond::set(h, headers::PROVIDER, &target.provider);
+    respond::set(h, headers::MODEL, &target.model);
+    respond::set(h, headers::ROUTE, &route.name);
+    respond::set(h, headers::ATTEMPTS, &calls.to_string());
     if !answered.warnings.is_empty() {
-        h.push((headers::WARNING, answered.warnings.join("; ")));
+        respond::set(h, headers::WARNING, &answered.warnings.join("; "));
     }
     Ok(response)
 }

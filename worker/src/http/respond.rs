@@ -23,30 +23,6 @@ pub fn error(error: &GatewayError, request_id: &str) -> Response {
     response
 }
 
-// Setting headers one call at a time costs a trip into JS and a string
-// conversion each; a response carries about ten of ours, so they are set
-// in one call, as "name\nvalue\n..." (our names and values never hold a
-// line break).
-#[wasm_bindgen::prelude::wasm_bindgen(inline_js = "export function edgeway_set_headers(headers, pairs) { \
-    const parts = pairs.split('\\n'); \
-    for (let i = 0; i + 1 < parts.length; i += 2) { try { headers.set(parts[i], parts[i + 1]); } catch (_) {} } }")]
-extern "C" {
-    fn edgeway_set_headers(headers: &web_sys::Headers, pairs: &str);
-}
-
-/// Sets many headers in one call into JS (see above). Values with a line
-/// break are skipped, as an invalid header would be.
-pub fn set_all(headers: &Headers, pairs: &[(&str, String)]) {
-    let mut joined = String::with_capacity(pairs.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
-    for (name, value) in pairs.iter().filter(|(n, v)| !n.contains('\n') && !v.contains('\n') && !v.contains('\r')) {
-        joined.push_str(name);
-        joined.push('\n');
-        joined.push_str(value);
-        joined.push('\n');
-    }
-    edgeway_set_headers(&headers.0, &joined);
-}
-
 /// Sets a header. Setting fails only for invalid names or values; ours are
 /// fixed ASCII names and values the gateway produced, so it is ignored.
 pub fn set(headers: &Headers, name: &str, value: &str) {
