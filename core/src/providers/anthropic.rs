@@ -12,7 +12,7 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{chunk_json, encode_error, Completed, ErrorDetails, FieldCheck, ReplyContext, UpstreamRequest};
+use super::{chunk_json, encode_error, parse_data_url, Completed, ErrorDetails, FieldCheck, ReplyContext, UpstreamRequest};
 use crate::openai::{
     ChatCompletion, ChatRequest, Choice, ChunkChoice, Content, ContentPart, Delta, FunctionCall, Message, ResponseFormat, ResponseMessage, Role, Stop, ToolCall,
     ToolCallDelta, ToolChoice, Usage,
@@ -198,14 +198,6 @@ fn image_block(url: &str) -> Value {
         Some((media_type, data)) => json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}),
         None => json!({"type": "image", "source": {"type": "url", "url": url}}),
     }
-}
-
-/// Splits `data:<media type>;base64,<data>`.
-pub(crate) fn parse_data_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url.strip_prefix("data:")?;
-    let (meta, data) = rest.split_once(',')?;
-    let media_type = meta.strip_suffix(";base64")?;
-    Some((media_type, data))
 }
 
 /// An assistant turn: its text, then a `tool_use` block per tool call.

@@ -191,9 +191,7 @@ fn content_part(part: &ContentPart, at: &str, check: &FieldCheck) -> Result<Opti
 
 /// A `data:<mime>;base64,<data>` URL as an `inlineData` part.
 fn inline_image(url: &str) -> Option<Value> {
-    let (header, data) = url.strip_prefix("data:")?.split_once(',')?;
-    // Parameters (`;charset=...`) may sit between the type and `;base64`.
-    let mime = header.strip_suffix(";base64")?.split(';').next().filter(|m| !m.is_empty())?;
+    let (mime, data) = super::parse_data_url(url)?;
     Some(json!({"inlineData": {"mimeType": mime, "data": data}}))
 }
 

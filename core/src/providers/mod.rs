@@ -167,6 +167,15 @@ pub fn redact_secret(text: &str, secret: Option<&str>) -> String {
     }
 }
 
+/// Splits a `data:<media type>;base64,<data>` URL into its media type and
+/// data. Parameters (`;charset=...`) may sit between the type and
+/// `;base64`; only the type is kept.
+fn parse_data_url(url: &str) -> Option<(&str, &str)> {
+    let (header, data) = url.strip_prefix("data:")?.split_once(',')?;
+    let media_type = header.strip_suffix(";base64")?.split(';').next().filter(|m| !m.is_empty())?;
+    Some((media_type, data))
+}
+
 /// Cuts a provider's message to `max` characters: enough to explain, not
 /// enough to carry a whole echoed prompt.
 fn truncate(text: &str, max: usize) -> String {
@@ -205,6 +214,14 @@ mod tests {
     fn secrets_are_redacted_from_text() {
         assert_eq!(redact_secret("key sk-abcdefgh here", Some("sk-abcdefgh")), "key [redacted] here");
         assert_eq!(redact_secret("a b", Some("a")), "a b");
+    }
+
+    #[test]
+    fn data_urls_give_their_media_type_and_data() {
+        assert_eq!(parse_data_url("data:image/png;base64,iVBOR"), Some(("image/png", "iVBOR")));
+        assert_eq!(parse_data_url("data:image/png;charset=x;base64,iVBOR"), Some(("image/png", "iVBOR")));
+        assert_eq!(parse_data_url("https://x/cat.png"), None);
+        assert_eq!(parse_data_url("data:image/png,raw"), None);
     }
 
     #[test]
