@@ -11,6 +11,24 @@
 /// Encodes `bytes` as base64url without `=` padding: 4 characters per 3
 /// bytes, and 2 or 3 for a final 1 or 2 bytes.
 pub fn encode(bytes: &[u8]) -> String {
+    encode_with(bytes, symbol)
+}
+
+/// Encodes `bytes` as standard base64 (RFC 4648 §4: `+` and `/`, padded
+/// with `=`), the spelling OpenAI's `base64` embeddings use.
+pub fn encode_standard(bytes: &[u8]) -> String {
+    let mut out = encode_with(bytes, |six_bits| match symbol(six_bits) {
+        '-' => '+',
+        '_' => '/',
+        other => other,
+    });
+    while out.len() % 4 != 0 {
+        out.push('=');
+    }
+    out
+}
+
+fn encode_with(bytes: &[u8], symbol: impl Fn(u8) -> char) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         // The chunk's bytes, most significant first, in the top 24 bits.
@@ -104,6 +122,14 @@ mod tests {
         ("fooba", "Zm9vYmE"),
         ("foobar", "Zm9vYmFy"),
     ];
+
+    #[test]
+    fn standard_base64_uses_plus_slash_and_padding() {
+        // RFC 4648 §10 vectors, and the two symbols where the alphabets differ.
+        for (bytes, text) in [(&b""[..], ""), (b"f", "Zg=="), (b"fo", "Zm8="), (b"foo", "Zm9v"), (b"foob", "Zm9vYg=="), (&[0xfb, 0xff][..], "+/8=")] {
+            assert_eq!(encode_standard(bytes), text);
+        }
+    }
 
     #[test]
     fn rfc_4648_vectors_encode_unpadded() {
