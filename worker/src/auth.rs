@@ -13,7 +13,7 @@ use std::rc::Rc;
 use edgeway_core::keys::key_string::{self, KeyKind};
 use edgeway_core::keys::record::KeyRecord;
 use edgeway_core::keys::{crypto, token};
-use edgeway_core::limits::budget_reset_header;
+use edgeway_core::limits::utc_timestamp;
 use edgeway_core::GatewayError;
 use worker::{Env, Request};
 
@@ -83,7 +83,7 @@ async fn from_token(env: &Env, token_text: &str, now_ms: u64) -> Result<Caller, 
     let master = settings::get(env, SIGNING_SECRET).ok_or_else(|| invalid("this gateway does not accept tokens (no signing secret is set)".to_owned()))?;
     let secret = crypto::derive_signing_secret(master.as_bytes(), &kid);
     let claims = token::verify(token_text, &secret, now_ms).map_err(|e| match e {
-        token::TokenError::Expired { expired_at_s } => GatewayError::TokenExpired { expired_at: budget_reset_header(expired_at_s.saturating_mul(1000)) },
+        token::TokenError::Expired { expired_at_s } => GatewayError::TokenExpired { expired_at: utc_timestamp(expired_at_s.saturating_mul(1000)) },
         other => invalid(other.to_string()),
     })?;
     let record = live(keys_store::by_id(env, &kid, now_ms).await?)?;

@@ -89,9 +89,10 @@ pub fn retry_after_seconds(ms: u64) -> u64 {
     ms.div_ceil(1_000).max(1)
 }
 
-/// A budget's reset time as an RFC 3339 UTC timestamp,
-/// `2026-12-01T00:00:00Z` (rounded up to the second).
-pub fn budget_reset_header(resets_at_ms: u64) -> String {
+/// A time (ms since epoch) as an RFC 3339 UTC timestamp,
+/// `2026-12-01T00:00:00Z`, rounded up to the second: budget resets, token
+/// expiries.
+pub fn utc_timestamp(resets_at_ms: u64) -> String {
     let ms = resets_at_ms.div_ceil(1_000).saturating_mul(1_000);
     let date = Civil::from_days(days_of(ms));
     let second_of_day = ms % DAY_MS / 1_000;
@@ -178,10 +179,10 @@ mod tests {
 
     #[test]
     fn budget_resets_are_rfc_3339_utc() {
-        assert_eq!(budget_reset_header(1_796_083_200_000), "2026-12-01T00:00:00Z");
-        assert_eq!(budget_reset_header(951_782_400_000), "2000-02-29T00:00:00Z");
-        assert_eq!(budget_reset_header(0), "1970-01-01T00:00:00Z");
-        assert_eq!(budget_reset_header(1_767_225_599_001), "2026-01-01T00:00:00Z");
-        assert_eq!(budget_reset_header(1_767_229_384_000), "2026-01-01T01:03:04Z");
+        assert_eq!(utc_timestamp(1_796_083_200_000), "2026-12-01T00:00:00Z");
+        assert_eq!(utc_timestamp(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_timestamp(1_767_225_599_001), "2026-01-01T00:00:00Z");
+        assert_eq!(utc_timestamp(1_767_229_384_000), "2026-01-01T01:03:04Z");
     }
 }

@@ -28,7 +28,7 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
-pub use headers::{budget_reset_header, openai_duration, rate_limit_headers, retry_after_seconds};
+pub use headers::{utc_timestamp, openai_duration, rate_limit_headers, retry_after_seconds};
 
 /// A request rate: at most `burst` at once, refilling `limit` per `window_ms`
 /// (one every `window_ms / limit` ms).

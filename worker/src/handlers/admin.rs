@@ -7,7 +7,7 @@ use edgeway_core::keys::key_string::{self, KeyKind};
 use edgeway_core::keys::record::{InputError, KeyInput, KeyRecord};
 use edgeway_core::keys::token::{self, Claims};
 use edgeway_core::keys::{base64url, crypto};
-use edgeway_core::limits::budget_reset_header;
+use edgeway_core::limits::utc_timestamp;
 use edgeway_core::GatewayError;
 use serde::Deserialize;
 use serde_json::json;
@@ -154,7 +154,7 @@ async fn mint(request: &mut Request, env: &Env, id: &str, now: u64) -> Result<Re
     let now_s = now / 1000;
     let claims = Claims { sub: input.sub, exp: now_s + ttl, iat: Some(now_s), nbf: None, routes: input.routes };
     let token = token::mint(&claims, &record.id, &secret);
-    Ok(respond::json(201, json!({"token": token, "expires_at": budget_reset_header((now_s + ttl) * 1000)}).to_string()))
+    Ok(respond::json(201, json!({"token": token, "expires_at": utc_timestamp((now_s + ttl) * 1000)}).to_string()))
 }
 
 #[derive(Deserialize)]

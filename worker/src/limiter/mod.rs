@@ -12,7 +12,7 @@ pub mod object;
 mod wire;
 
 use edgeway_core::keys::record::{FailMode, KeyRecord};
-use edgeway_core::limits::{budget_reset_header, rate_limit_headers, retry_after_seconds, BudgetPeriod, LimitKind, Limits, Refusal};
+use edgeway_core::limits::{utc_timestamp, rate_limit_headers, retry_after_seconds, BudgetPeriod, LimitKind, Limits, Refusal};
 use edgeway_core::GatewayError;
 use worker::{Env, Method, Request, RequestInit};
 
@@ -143,7 +143,7 @@ fn refusal_error(refusal: Refusal, limits: &Limits, per_user: bool, headers: &mu
             GatewayError::RateLimited { limit, retry_after_s, per_user }
         }
         Refusal::BudgetExhausted { period, resets_at_ms } => {
-            let resets_at = budget_reset_header(resets_at_ms);
+            let resets_at = utc_timestamp(resets_at_ms);
             headers.push((edgeway_core::headers::BUDGET_RESET, resets_at.clone()));
             let (period, budget_usd) = match period {
                 BudgetPeriod::Day => ("daily", limits.budget_daily_usd.unwrap_or_default()),
