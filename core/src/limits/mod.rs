@@ -69,6 +69,16 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Whether requests or tokens are limited (budgets aside).
+    pub fn has_rate_limits(&self) -> bool {
+        self.requests.is_some() || self.tokens_per_minute.is_some()
+    }
+
+    /// Whether anything at all is limited.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
     /// Checks every present limit, naming the first bad field. Unchecked
     /// limits do not panic (zeros are read as 1), but they do not mean what
     /// the operator wrote either, so configs should be validated on load.

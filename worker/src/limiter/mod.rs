@@ -50,7 +50,7 @@ pub struct Admitted {
 pub async fn admit(env: &Env, key: &KeyRecord, user: Option<&str>, estimated_tokens: u64, now_ms: u64, headers_out: &mut Vec<(&'static str, String)>) -> Result<Admitted, GatewayError> {
     let limits = key.limits.clone();
     let user_limits = key.user_limits.clone();
-    let user = user.filter(|_| !user_limits_empty(&user_limits)).map(str::to_owned);
+    let user = user.filter(|_| !user_limits.is_empty()).map(str::to_owned);
     let ask = Ask { op: "admit".into(), now_ms, limits: limits.clone(), user: user.clone(), user_limits: user_limits.clone(), estimated_tokens, ..Ask::default() };
     let answer = match call(env, &key.id, &ask).await {
         Ok(answer) => answer,
@@ -60,7 +60,7 @@ pub async fn admit(env: &Env, key: &KeyRecord, user: Option<&str>, estimated_tok
         return Err(GatewayError::InvalidApiKey { reason: "this key has been revoked" });
     }
     // The object reports the end user's quota when the user is limited.
-    let user_limited = user.is_some() && (user_limits.requests.is_some() || user_limits.tokens_per_minute.is_some());
+    let user_limited = user.is_some() && user_limits.has_rate_limits();
     let shown_limits = if answer.refused_for_user || user_limited { &user_limits } else { &limits };
     let headers = answer.quota.as_ref().map(|q| rate_limit_headers(q, shown_limits)).unwrap_or_default();
     if let Some(refusal) = answer.refusal {
@@ -116,7 +116,7 @@ async fn call(env: &Env, key_id: &str, ask: &Ask) -> Result<Answer, String> {
 /// The key's policy when its limiter cannot be reached.
 fn unreachable_policy(key: &KeyRecord) -> Result<Admitted, GatewayError> {
     let has_budgets = key.limits.budget_daily_usd.is_some() || key.limits.budget_monthly_usd.is_some();
-    let has_rates = key.limits.requests.is_some() || key.limits.tokens_per_minute.is_some() || !user_limits_empty(&key.user_limits);
+    let has_rates = key.limits.has_rate_limits() || !key.user_limits.is_empty();
     if has_budgets && key.on_limiter_error.budgets == FailMode::Closed {
         return Err(GatewayError::LimiterUnavailable { what: "budgets" });
     }
@@ -124,10 +124,6 @@ fn unreachable_policy(key: &KeyRecord) -> Result<Admitted, GatewayError> {
         return Err(GatewayError::LimiterUnavailable { what: "rate limits" });
     }
     Ok(Admitted { admission: None, headers: Vec::new(), note: Some("fail_open") })
-}
-
-fn user_limits_empty(limits: &Limits) -> bool {
-    *limits == Limits::default()
 }
 
 /// The caller's error for a refusal; a `Retry-After` joins the headers.

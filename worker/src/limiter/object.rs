@@ -161,7 +161,7 @@ fn admit(memory: &mut Memory, ask: &Ask) -> Answer {
         match state.admit(&ask.user_limits, &request, ask.now_ms) {
             Decision::Admitted { reserved_tokens, quota } => {
                 user_reserved = reserved_tokens;
-                user_quota = Some(quota).filter(|_| has_rate_limits(&ask.user_limits));
+                user_quota = Some(quota).filter(|_| ask.user_limits.has_rate_limits());
             }
             Decision::Refused { refusal, quota } => {
                 return Answer { refusal: Some(refusal), refused_for_user: true, quota: Some(quota), ..Answer::default() };
@@ -177,10 +177,6 @@ fn admit(memory: &mut Memory, ask: &Ask) -> Answer {
         }
         Decision::Refused { refusal, quota } => Answer { refusal: Some(refusal), quota: Some(quota), ..Answer::default() },
     }
-}
-
-fn has_rate_limits(limits: &Limits) -> bool {
-    limits.requests.is_some() || limits.tokens_per_minute.is_some()
 }
 
 /// Keeps memory bounded: past the cap, idle end users are dropped, and if
