@@ -34,8 +34,12 @@ console.log(`gateway ${stack.url} (log: test-output/gateway.log), mock upstream 
 // make its bindings fail, which every other test would notice.
 const isLoad = (f) => /(^|\/)load[^/]*\.test\.mjs$/.test(f);
 const isSerial = (f) => /(^|\/)serial[^/]*\.test\.mjs$/.test(f);
+// The SDK's tests drive Chromium and a bundler: alone, after the rest, so
+// their CPU does not skew the timing of other tests (nor theirs).
+const isSdk = (f) => /(^|\/)tests\/sdk\//.test(f);
 const phases = [
-  { files: files.filter((f) => !isLoad(f) && !isSerial(f)), concurrency: 4 },
+  { files: files.filter((f) => !isLoad(f) && !isSerial(f) && !isSdk(f)), concurrency: 4 },
+  { files: files.filter(isSdk), concurrency: 1 },
   { files: files.filter(isLoad), concurrency: 1 },
   { files: files.filter(isSerial), concurrency: 1 },
 ].filter((p) => p.files.length);

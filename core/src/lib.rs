@@ -12,6 +12,7 @@
 
 pub mod sse;
 pub mod cache;
+pub mod client;
 pub mod config;
 pub mod demo;
 pub mod error;

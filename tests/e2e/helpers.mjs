@@ -2,6 +2,7 @@
 // mock upstream, reading SSE with arrival times, and finding log records.
 // tests/run.mjs starts the servers and passes their URLs in the environment.
 
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { TEST_ADMIN_TOKEN, TEST_GATEWAY_KEY, TEST_PROVIDER_KEY, TEST_SIGNING_SECRET } from '../harness/gateway.mjs';
 import { waitFor } from '../harness/processes.mjs';
@@ -45,6 +46,16 @@ export function chatAs(credential, body, headers = {}) {
     headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
   });
+}
+
+export function b64url(data) {
+  return Buffer.from(data).toString('base64url');
+}
+
+/** An HS256 JWT made with node:crypto alone, as any app backend would. */
+export function jwt(header, claims, secret) {
+  const head = `${b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT', ...header }))}.${b64url(JSON.stringify(claims))}`;
+  return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
 }
 
 /** Moves the gateway's test clock forward. */

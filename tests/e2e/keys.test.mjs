@@ -7,23 +7,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import {
-  ADMIN_TOKEN, GATEWAY, SIGNING_SECRET, admin, ask, chatAs, createKey, expectError, gatewayLogText, logRecord,
+  ADMIN_TOKEN, GATEWAY, SIGNING_SECRET, admin, ask, b64url, chatAs, createKey, expectError, gatewayLogText, jwt, logRecord,
 } from './helpers.mjs';
 
 const ORIGIN = 'https://app.example';
 const secretsSeen = [];
-
-function b64url(data) {
-  return Buffer.from(data).toString('base64url');
-}
-
-/** An HS256 JWT made with node:crypto alone, as any app backend would. */
-function jwt(header, claims, secret) {
-  const head = `${b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT', ...header }))}.${b64url(JSON.stringify(claims))}`;
-  return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
-}
 
 /** The signing secret the gateway derives for a key id (HKDF-SHA256). */
 function derivedSecret(kid) {

@@ -39,7 +39,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// Builds a backoff policy, checking `base_ms > 0` and `cap_ms >= base_ms`.
-    pub fn new(base_ms: u64, cap_ms: u64) -> Result<Self, BackoffError> {
+    pub const fn new(base_ms: u64, cap_ms: u64) -> Result<Self, BackoffError> {
         if base_ms == 0 {
             return Err(BackoffError::ZeroBase);
         }

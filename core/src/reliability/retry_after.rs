@@ -48,14 +48,15 @@ pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<u64> {
 
 /// Parses OpenAI's `retry-after-ms` header: a non-negative number of
 /// milliseconds, possibly fractional (openai-node reads it with
-/// `parseFloat`). Fractions round up.
+/// `parseFloat`). Fractions round up. Read as fixed point rather than as a
+/// float, which keeps float parsing out of the browser SDK's wasm.
 pub fn parse_retry_after_ms(value: &str) -> Option<u64> {
-    let ms: f64 = value.trim().parse().ok()?;
-    if !ms.is_finite() || ms < 0.0 {
+    let value = value.trim();
+    if !value.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return None;
     }
-    // `as` saturates for floats beyond u64::MAX, which is what we want.
-    Some(ms.ceil() as u64)
+    let ms = parse_fixed_point(value)?.div_ceil(10u128.pow(MAX_FRACTION_DIGITS));
+    Some(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
 /// Parses a Go-style duration as OpenAI sends in `x-ratelimit-reset-requests`
@@ -117,6 +118,15 @@ pub fn format_reset_duration(ms: u64) -> String {
     out
 }
 
+/// The wait a response asked for with `retry-after-ms` or, failing that,
+/// `Retry-After`, in milliseconds from `now_ms`. These say when to send the
+/// same request again, so a client honours them on any status.
+pub fn retry_after_ms(get: impl Fn(&str) -> Option<String>, now_ms: u64) -> Option<u64> {
+    get("retry-after-ms")
+        .and_then(|v| parse_retry_after_ms(&v))
+        .or_else(|| get("retry-after").and_then(|v| parse_retry_after(&v, now_ms)))
+}
+
 /// Picks the wait an upstream response asked for, in milliseconds from
 /// `now_ms`, or `None` when it gave no usable hint.
 ///
@@ -126,10 +136,7 @@ pub fn format_reset_duration(ms: u64) -> String {
 /// `x-ratelimit-reset-requests` and `x-ratelimit-reset-tokens`, since those
 /// say when a whole window refills, not when one request may go.
 pub fn upstream_wait_ms(get: impl Fn(&str) -> Option<String>, now_ms: u64) -> Option<u64> {
-    if let Some(ms) = get("retry-after-ms").and_then(|v| parse_retry_after_ms(&v)) {
-        return Some(ms);
-    }
-    if let Some(ms) = get("retry-after").and_then(|v| parse_retry_after(&v, now_ms)) {
+    if let Some(ms) = retry_after_ms(&get, now_ms) {
         return Some(ms);
     }
     ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"]
@@ -330,7 +337,10 @@ mod tests {
     fn retry_after_ms_accepts_fractions_and_rounds_up() {
         assert_eq!(parse_retry_after_ms("250"), Some(250));
         assert_eq!(parse_retry_after_ms(" 12.2 "), Some(13));
-        for bad in ["", "-1", "NaN", "inf", "12ms"] {
+        assert_eq!(parse_retry_after_ms("0.0001"), Some(1));
+        assert_eq!(parse_retry_after_ms("7."), Some(7));
+        assert_eq!(parse_retry_after_ms("99999999999999999999999"), Some(u64::MAX));
+        for bad in ["", ".", "-1", "NaN", "inf", "12ms", "1.2.3", "1e3"] {
             assert_eq!(parse_retry_after_ms(bad), None, "{bad:?}");
         }
     }

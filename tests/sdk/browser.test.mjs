@@ -1,0 +1,71 @@
+// The SDK's engine tests (sdk-wasm/tests/browser.rs: wasm-bindgen-test in
+// headless Chromium) against this run's gateway. This file plays the app's
+// backend: it creates the publishable keys the page may use, serves them to
+// the tests, and mints short-lived tokens with the key's signing secret, as
+// a real app's backend would. Then it runs `cargo test` for the wasm target.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { GATEWAY, createKey, jwt } from '../e2e/helpers.mjs';
+import { freePort, repoRoot } from '../harness/processes.mjs';
+
+let backend;
+let backendUrl;
+let pageOrigin;
+
+before(async () => {
+  // wasm-bindgen's runner serves the test page here; the keys allow it.
+  pageOrigin = `http://127.0.0.1:${await freePort()}`;
+  const browserKey = (input = {}) => createKey({ kind: 'publishable', origins: [pageOrigin], ...input });
+  const oneEvery2s = { requests: { limit: 1, window_ms: 2_000, burst: 1 } };
+  const [main, limitedA, limitedB, tokens] = await Promise.all([
+    browserKey(), browserKey({ limits: oneEvery2s }), browserKey({ limits: oneEvery2s }), browserKey(),
+  ]);
+  const config = { gateway: GATEWAY, key: main.key, limitedKeys: [limitedA.key, limitedB.key] };
+  const secret = Buffer.from(tokens.signing_secret, 'base64url');
+  backend = createServer((req, res) => {
+    const url = new URL(req.url, 'http://backend');
+    const cors = { 'access-control-allow-origin': pageOrigin };
+    if (url.pathname === '/config') {
+      res.writeHead(200, { ...cors, 'content-type': 'application/json' });
+      res.end(JSON.stringify(config));
+    } else if (url.pathname === '/token') {
+      const now = Math.floor(Date.now() / 1000);
+      const exp = url.searchParams.has('expired') ? now - 5 : now + 300;
+      res.writeHead(200, { ...cors, 'content-type': 'text/plain' });
+      res.end(jwt({ kid: tokens.record.id }, { sub: 'browser-user', exp }, secret));
+    } else {
+      res.writeHead(404, cors);
+      res.end();
+    }
+  });
+  await new Promise((resolve) => backend.listen(0, '127.0.0.1', resolve));
+  backendUrl = `http://127.0.0.1:${backend.address().port}`;
+});
+
+after(() => backend?.close());
+
+test('the SDK engine passes its browser tests in headless Chromium against the gateway', async (t) => {
+  const args = ['test', '-p', 'edgeway-sdk', '--target', 'wasm32-unknown-unknown', '--test', 'browser'];
+  const { code, output } = await run('cargo', args, {
+    EDGEWAY_SDK_TEST_BACKEND: backendUrl,
+    WASM_BINDGEN_TEST_ADDRESS: pageOrigin.replace('http://', ''),
+    CHROMEDRIVER: process.env.CHROMEDRIVER ?? '/usr/bin/chromedriver',
+  });
+  for (const line of output.match(/^\s*test \S+ \.\.\. \w+$/gm) ?? []) t.diagnostic(line.trim());
+  assert.equal(code, 0, output);
+  const summary = /test result: ok\. (\d+) passed; (\d+) failed/.exec(output);
+  assert.ok(summary && Number(summary[1]) >= 10 && summary[2] === '0', output);
+});
+
+function run(command, args, env) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => { output += d; });
+    child.stderr.on('data', (d) => { output += d; });
+    child.once('exit', (code) => resolve({ code, output }));
+  });
+}
