@@ -19,10 +19,11 @@ dev: setup worker
 test: setup test-core lint worker sdk test-e2e
 
 ## Benchmarks, reported as ratios measured side by side in one run.
-bench: setup worker
+bench: setup worker sdk
 	node bench/run.mjs
 	node bench/limiter.mjs
 	node bench/cache.mjs
+	node bench/sdk-size.mjs
 
 ## Deploy to Cloudflare (README.md, "Deploy", lists the one-time steps).
 deploy: setup worker
@@ -34,8 +35,9 @@ setup:
 worker:
 	@sh scripts/build-worker.sh
 
+## The browser SDK, as the npm package `edgeway`, in sdk-wasm/pkg/.
 sdk:
-	cargo build -q -p edgeway-sdk --target wasm32-unknown-unknown --release
+	@sh scripts/build-sdk.sh
 
 test-core:
 	cargo test -p edgeway-core
@@ -44,5 +46,9 @@ lint:
 	cargo clippy -q -p edgeway-core --all-targets -- -D warnings
 	cargo clippy -q -p edgeway-worker -p edgeway-sdk --target wasm32-unknown-unknown -- -D warnings
 
+# The SDK's browser tests compile during the run (they read the test
+# gateway's address at compile time); building their dependencies first
+# keeps that step short.
 test-e2e:
+	cargo build -q --tests -p edgeway-sdk --target wasm32-unknown-unknown
 	node tests/run.mjs

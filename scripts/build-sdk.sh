@@ -17,6 +17,11 @@ rm -rf "$pkg"
 "${WASM_OPT_BIN:-$root/node_modules/binaryen/bin/wasm-opt}" -Oz --enable-bulk-memory --enable-mutable-globals \
   --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types --enable-multivalue \
   --strip-debug --strip-producers "$pkg/edgeway_sdk_bg.wasm" -o "$pkg/edgeway_sdk_bg.wasm"
+# wasm-bindgen declares `[Symbol.dispose]()` on the engine's classes, which
+# fails type checking in apps whose `lib` predates disposables (ES2022) and
+# that check libraries. The engine's classes are internal to the package,
+# and the JS adds the method only where the symbol exists.
+sed -i '/\[Symbol\.dispose\]()/d' "$pkg/edgeway_sdk.d.ts"
 cp sdk-wasm/js/index.js sdk-wasm/js/index.d.ts sdk-wasm/npm/package.json sdk-wasm/README.md "$pkg/"
 size() { gzip -9c "$1" | wc -c; }
 total=$(( $(size "$pkg/edgeway_sdk_bg.wasm") + $(size "$pkg/edgeway_sdk.js") + $(size "$pkg/index.js") + $(size "$(find "$pkg/snippets" -name runtime.js)") ))

@@ -42,11 +42,12 @@ impl Auth {
     pub async fn refresh(&self, stale: &str) -> Option<Result<String, JsValue>> {
         let Self::Tokens(source) = self else { return None };
         // Another call may have refreshed it already.
-        let mut current = source.current.borrow_mut();
-        if current.as_deref() == Some(stale) {
-            *current = None;
+        {
+            let mut current = source.current.borrow_mut();
+            if current.as_deref() == Some(stale) {
+                *current = None;
+            }
         }
-        drop(current);
         Some(source.token().await)
     }
 }

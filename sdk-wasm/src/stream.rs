@@ -212,11 +212,9 @@ impl StreamInner {
 
     async fn next_chunk(&self) -> Result<Option<JsValue>, JsValue> {
         loop {
-            let mut reading = self.reading.borrow_mut();
-            if let Some(chunk) = reading.queue.pop_front() {
+            if let Some(chunk) = self.reading.borrow_mut().queue.pop_front() {
                 return Ok(Some(chunk));
             }
-            drop(reading);
             if !self.fill().await? {
                 return Ok(None);
             }

@@ -27,6 +27,7 @@ struct Setup {
     gateway: String,
     key: String,
     limited_keys: Vec<String>,
+    broke_key: String,
 }
 
 async fn setup() -> Setup {
@@ -38,6 +39,7 @@ async fn setup() -> Setup {
         gateway: text("gateway"),
         key: text("key"),
         limited_keys: Array::from(&get(&config, "limitedKeys")).iter().map(|k| k.as_string().unwrap()).collect(),
+        broke_key: text("brokeKey"),
     }
 }
 
@@ -297,6 +299,44 @@ async fn status_503_is_retried_with_backoff_until_the_call_gets_through() {
 }
 
 #[wasm_bindgen_test]
+async fn a_stream_is_retried_before_its_first_chunk_and_never_after() {
+    let setup = setup().await;
+    let (fetch, attempts) = recording_fetch();
+    let client = client(&setup, &setup.key, &[("fetch", fetch)]);
+    let flaky = stream(&client, request("demo-flaky", "streamed eventually"), None);
+    let mut text = String::new();
+    while let Some(delta) = next_text(&flaky).await.unwrap() {
+        text.push_str(&delta);
+    }
+    assert_eq!(text, "You said: streamed eventually");
+    assert_eq!(attempts.borrow().len(), 3, "two 503s before the stream started, then the answer");
+
+    // Dropped after three words: the app has seen part of the answer, so
+    // the SDK reports the failure instead of sending the call again.
+    let dropped = stream(&client, request("demo-drop", "cut short"), None);
+    let error = loop {
+        match next_text(&dropped).await {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the dropped stream ended cleanly"),
+            Err(error) => break error,
+        }
+    };
+    expect_code(Err(error), "stream_interrupted");
+    assert_eq!(attempts.borrow().len(), 4);
+}
+
+#[wasm_bindgen_test]
+async fn x_should_retry_false_is_honoured_even_on_a_429() {
+    let setup = setup().await;
+    let (fetch, attempts) = recording_fetch();
+    let client = client(&setup, &setup.broke_key, &[("fetch", fetch)]);
+    chat(&client, request("demo", "spend the budget"), None).await.unwrap();
+    let error = expect_code(chat(&client, request("demo", "and more"), None).await, "insufficient_quota");
+    assert_eq!(get(&error, "status").as_f64(), Some(429.0));
+    assert_eq!(attempts.borrow().len(), 2, "the refused call was not retried");
+}
+
+#[wasm_bindgen_test]
 async fn a_400_is_not_retried_and_keeps_the_gateways_code() {
     let setup = setup().await;
     let (fetch, attempts) = recording_fetch();
@@ -327,17 +367,6 @@ async fn gateway_errors_arrive_with_their_codes() {
     let error = expect_code(outcome, "rate_limit_exceeded");
     assert_eq!(get(&error, "status").as_f64(), Some(429.0));
     assert!(get(&error, "retryAfterMs").as_f64().unwrap() >= 1_000.0);
-
-    // A stream the upstream dropped after three words.
-    let stream = stream(&quick, request("demo-drop", "drop"), None);
-    let error = loop {
-        match next_text(&stream).await {
-            Ok(Some(_)) => {}
-            Ok(None) => panic!("the dropped stream ended cleanly"),
-            Err(error) => break error,
-        }
-    };
-    expect_code(Err(error), "stream_interrupted");
 }
 
 #[wasm_bindgen_test]

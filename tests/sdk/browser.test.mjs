@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { GATEWAY, createKey, jwt } from '../e2e/helpers.mjs';
+import { GATEWAY, createKey, jwt, setFaults } from '../e2e/helpers.mjs';
 import { freePort, repoRoot } from '../harness/processes.mjs';
 
 let backend;
@@ -16,14 +16,22 @@ let backendUrl;
 let pageOrigin;
 
 before(async () => {
+  // These tests count the SDK's own retries against demo/flaky-2, which
+  // fails twice per call: circuit breakers (the gateway's business, tested
+  // elsewhere) would open on it and change what the client sees. This file
+  // runs alone, so holding them closed affects no other test.
+  await setFaults({ hold_breakers: true });
   // wasm-bindgen's runner serves the test page here; the keys allow it.
   pageOrigin = `http://127.0.0.1:${await freePort()}`;
   const browserKey = (input = {}) => createKey({ kind: 'publishable', origins: [pageOrigin], ...input });
   const oneEvery2s = { requests: { limit: 1, window_ms: 2_000, burst: 1 } };
-  const [main, limitedA, limitedB, tokens] = await Promise.all([
-    browserKey(), browserKey({ limits: oneEvery2s }), browserKey({ limits: oneEvery2s }), browserKey(),
+  // A budget the first answer spends: the next call gets insufficient_quota
+  // with x-should-retry: false.
+  const spentAtOnce = { budget_daily_usd: 0.000001 };
+  const [main, limitedA, limitedB, broke, tokens] = await Promise.all([
+    browserKey(), browserKey({ limits: oneEvery2s }), browserKey({ limits: oneEvery2s }), browserKey({ limits: spentAtOnce }), browserKey(),
   ]);
-  const config = { gateway: GATEWAY, key: main.key, limitedKeys: [limitedA.key, limitedB.key] };
+  const config = { gateway: GATEWAY, key: main.key, limitedKeys: [limitedA.key, limitedB.key], brokeKey: broke.key };
   const secret = Buffer.from(tokens.signing_secret, 'base64url');
   backend = createServer((req, res) => {
     const url = new URL(req.url, 'http://backend');
@@ -45,7 +53,10 @@ before(async () => {
   backendUrl = `http://127.0.0.1:${backend.address().port}`;
 });
 
-after(() => backend?.close());
+after(async () => {
+  backend?.close();
+  await setFaults({ hold_breakers: false });
+});
 
 test('the SDK engine passes its browser tests in headless Chromium against the gateway', async (t) => {
   const args = ['test', '-p', 'edgeway-sdk', '--target', 'wasm32-unknown-unknown', '--test', 'browser'];
