@@ -7,16 +7,17 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 DEV_PORT ?= 8787
 
-.PHONY: dev test bench deploy setup worker sdk test-core test-e2e lint
+.PHONY: dev test bench deploy setup worker sdk www test-core test-e2e lint
 
 ## Install (if needed), build, and run the gateway on http://127.0.0.1:8787.
-dev: setup worker
+dev: setup worker www
 	@sh scripts/dev-vars.sh
+	@npx wrangler d1 migrations apply edgeway-logs --local >/dev/null
 	@sh scripts/dev-banner.sh $(DEV_PORT)
 	npx wrangler dev --ip 127.0.0.1 --port $(DEV_PORT)
 
 ## Install (if needed), then run every test: core, lints, end to end.
-test: setup test-core lint worker sdk test-e2e
+test: setup test-core lint worker sdk www test-e2e
 
 ## Benchmarks, reported as ratios measured side by side in one run.
 bench: setup worker sdk
@@ -24,9 +25,10 @@ bench: setup worker sdk
 	node bench/limiter.mjs
 	node bench/cache.mjs
 	node bench/sdk-size.mjs
+	node bench/logs.mjs
 
 ## Deploy to Cloudflare (README.md, "Deploy", lists the one-time steps).
-deploy: setup worker
+deploy: setup worker www
 	npx wrangler deploy
 
 setup:
@@ -38,6 +40,10 @@ worker:
 ## The browser SDK, as the npm package `edgeway`, in sdk-wasm/pkg/.
 sdk:
 	@sh scripts/build-sdk.sh
+
+## The dashboard (www/), into www/dist/, served by the worker.
+www:
+	@sh scripts/build-www.sh
 
 test-core:
 	cargo test -p edgeway-core

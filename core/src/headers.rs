@@ -37,3 +37,7 @@ pub const CACHE_AGE: &str = "x-edgeway-cache-age";
 pub const CACHE_TTL: &str = "x-edgeway-cache-ttl";
 /// A sub-namespace within the caller's own cache namespace.
 pub const CACHE_NAMESPACE: &str = "x-edgeway-cache-namespace";
+/// A small JSON object the caller wants stored with the request's log record.
+pub const METADATA: &str = "x-edgeway-metadata";
+/// `true`: store no prompt or answer for this request, whatever the route says.
+pub const ZERO_RETENTION: &str = "x-edgeway-zero-retention";

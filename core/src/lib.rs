@@ -18,6 +18,7 @@ pub mod demo;
 pub mod error;
 pub mod openai;
 pub mod pricing;
+pub mod query_string;
 pub mod tokens;
 
 pub use error::GatewayError;

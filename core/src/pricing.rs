@@ -111,9 +111,16 @@ impl PriceTable {
 /// Formats a cost for a header: dollars with up to ten decimals, trailing
 /// zeros trimmed (`0.00042`, `0`).
 pub fn format_usd(cost: f64) -> String {
-    let text = format!("{cost:.10}");
-    let trimmed = text.trim_end_matches('0').trim_end_matches('.');
-    if trimmed.is_empty() { "0".to_owned() } else { trimmed.to_owned() }
+    // In units of 10^-10 USD, formatted as integers: float formatting would
+    // bring its tables into the wasm. `as` saturates (and maps NaN to 0).
+    const SCALE: u64 = 10_000_000_000;
+    let units = (cost.max(0.0) * SCALE as f64).round() as u64;
+    let (whole, fraction) = (units / SCALE, units % SCALE);
+    if fraction == 0 {
+        return whole.to_string();
+    }
+    let fraction = format!("{fraction:010}");
+    format!("{whole}.{}", fraction.trim_end_matches('0'))
 }
 
 #[cfg(test)]

@@ -50,10 +50,13 @@ test('the wrong method is method_not_allowed (405) with Allow', async () => {
   await expectError(await fetch(`${GATEWAY}/v1/models`, { method: 'DELETE' }), 405, 'method_not_allowed', assert);
 });
 
-test('an unknown path is not_found (404) JSON, API paths and others alike', async () => {
-  for (const path of ['/v1/completions', '/v1/nope', '/index.html']) {
+test('an unknown API path is not_found (404) JSON; other paths are the dashboard\'s', async () => {
+  for (const path of ['/v1/completions', '/v1/nope']) {
     await expectError(await fetch(`${GATEWAY}${path}`), 404, 'not_found', assert);
   }
+  const page = await fetch(`${GATEWAY}/some/dashboard/page`, { headers: { accept: 'text/html' } });
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<html/i);
   // Admin paths say nothing, not even "no such path", without the admin token.
   await expectError(await fetch(`${GATEWAY}/admin/api/whatever`), 401, 'invalid_api_key', assert);
   await expectError(await admin('whatever'), 404, 'not_found', assert);

@@ -13,6 +13,15 @@ export const TEST_SIGNING_SECRET = 'test-signing-master-secret-9d2f6a1c';
 /** The provider key the mock demands; tests assert it never leaks. */
 export const TEST_PROVIDER_KEY = 'sk-test-provider-secret-7f3a9c2e5b1d';
 
+/** Applies migrations/ to the local D1 database under `persistTo`. */
+async function applyMigrations(persistTo) {
+  const migrate = start('d1-migrations', 'npx', ['wrangler', 'd1', 'migrations', 'apply', 'edgeway-logs', '--local', '--persist-to', persistTo], {
+    env: { WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' },
+  });
+  const code = await new Promise((resolve) => migrate.child.once('exit', resolve));
+  if (code !== 0) throw new Error(`applying D1 migrations failed:\n${migrate.lines.slice(-20).join('\n')}`);
+}
+
 /**
  * Starts the mock upstream and the gateway pointed at it. Resolves when both
  * answer. `stop()` ends both, by PID.
@@ -51,8 +60,11 @@ export async function startStack({ logDir, vars = {} } = {}) {
     OLLAMA_BASE_URL: `http://127.0.0.1:${closedPort}/v1`,
     ...vars,
   };
+  // The log database's schema, as `make dev` and a deploy apply it.
+  await applyMigrations(state.dir);
+  // --test-scheduled: GET /__scheduled runs the cron handler (retention).
   const args = ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
-    '--persist-to', state.dir, '--show-interactive-dev-session=false'];
+    '--persist-to', state.dir, '--show-interactive-dev-session=false', '--test-scheduled'];
   for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
   const gateway = start('wrangler-dev', 'npx', args, {
     env: { WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' },

@@ -99,7 +99,7 @@ fn live(record: Option<KeyRecord>) -> Result<KeyRecord, GatewayError> {
 /// are end users (the token's `sub`, else the client's IP).
 fn check_browser(request: &Request, mut caller: Caller) -> Result<Caller, GatewayError> {
     let Some(key) = caller.key.as_ref().filter(|k| k.kind == KeyKind::Publishable) else { return Ok(caller) };
-    let origin = request.headers().get("origin").ok().flatten();
+    let origin = request.headers().get("origin").ok().flatten().or_else(|| same_origin(request));
     match origin {
         Some(origin) if key.allows_origin(&origin) => {}
         Some(origin) => return Err(GatewayError::OriginNotAllowed { origin: origin.chars().take(200).collect() }),
@@ -110,6 +110,16 @@ fn check_browser(request: &Request, mut caller: Caller) -> Result<Caller, Gatewa
         caller.end_user = Some(format!("ip:{ip}"));
     }
     Ok(caller)
+}
+
+/// The request's own origin when a browser says the request comes from it:
+/// browsers send no `Origin` on a same-origin GET (the dashboard's
+/// playground listing models), but do send `Sec-Fetch-Site`, which no page
+/// can set.
+fn same_origin(request: &Request) -> Option<String> {
+    let site = request.headers().get("sec-fetch-site").ok().flatten()?;
+    let url = request.inner().url();
+    (site == "same-origin").then(|| edgeway_core::query_string::origin(&url).map(str::to_owned)).flatten()
 }
 
 /// The credential a request presents.

@@ -40,7 +40,3 @@ impl RequestContext {
     }
 }
 
-/// Prints a log record as one JSON line (Workers Logs collects it).
-pub fn emit_log(log: &RequestLog) {
-    worker::console_log!("{}", log.to_json_line());
-}

@@ -26,6 +26,7 @@ mod idempotency;
 mod keys_store;
 mod limiter;
 mod http;
+mod logs;
 mod relay;
 mod retries;
 mod router;
@@ -35,11 +36,23 @@ mod test_mode;
 mod timer;
 mod upstream;
 
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, MessageBatch, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 /// The Worker's fetch handler. It never returns `Err`: every failure becomes
 /// an OpenAI-style JSON error inside `router::handle`.
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
     Ok(router::handle(request, env, ctx).await)
+}
+
+/// The log queue's consumer: batches of request records into D1.
+#[event(queue)]
+async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
+    logs::consumer::consume(batch, &env).await
+}
+
+/// The daily cron: log retention.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    logs::retention::run(&env).await;
 }

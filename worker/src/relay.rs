@@ -42,6 +42,8 @@ pub struct LiveStream {
     publish_sink: Option<futures_channel::mpsc::UnboundedSender<Vec<String>>>,
     /// Receives the assembled answer if the stream completes (for the cache).
     answer_sink: Option<futures_channel::oneshot::Sender<edgeway_core::openai::ChatCompletion>>,
+    /// Put the assembled answer (redacted) in the log record.
+    answer_to_log: bool,
 }
 
 /// What else a stream is relayed for, besides its caller.
@@ -112,6 +114,7 @@ impl LiveStream {
             costing,
             answer_sink: None,
             publish_sink: None,
+            answer_to_log: false,
         };
         while live.relay.state() == RelayState::ExpectFirstEvent {
             // Nothing reached the caller yet: the failure is a plain error
@@ -174,6 +177,12 @@ impl LiveStream {
         let (sender, receiver) = futures_channel::oneshot::channel();
         self.answer_sink = Some(sender);
         receiver
+    }
+
+    /// Keeps the answer, redacted, in the log record when the stream
+    /// completes (a route that stores bodies). Needs `assemble` at start.
+    pub fn store_answer_in_log(&mut self) {
+        self.answer_to_log = true;
     }
 
     /// The relayed events, in batches as they come, for requests following
@@ -254,7 +263,11 @@ impl LiveStream {
         }
         self.flush_published();
         self.publish_sink = None;
-        if let (Some(sink), Some(answer)) = (self.answer_sink.take(), self.relay.take_answer()) {
+        let answer = self.relay.take_answer();
+        if self.answer_to_log {
+            log.answer = answer.as_ref().map(edgeway_core::log::answer_body);
+        }
+        if let (Some(sink), Some(answer)) = (self.answer_sink.take(), answer) {
             let _ = sink.send(answer);
         }
         if let Some(sink) = self.log_sink.take() {

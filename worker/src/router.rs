@@ -6,9 +6,9 @@ use edgeway_core::log::{Outcome, RequestLog};
 use edgeway_core::GatewayError;
 use worker::{Context, Env, Method, Request, Response};
 
-use crate::context::{emit_log, RequestContext};
+use crate::context::RequestContext;
 use crate::http::respond;
-use crate::{auth, cache, coalescer, cors, handlers, limiter, runtime};
+use crate::{auth, cache, coalescer, cors, handlers, limiter, logs, runtime};
 
 /// Longest caller-supplied request id kept in the log.
 const MAX_CLIENT_REQUEST_ID: usize = 128;
@@ -26,6 +26,7 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
         .ok()
         .flatten()
         .map(|id| id.chars().take(MAX_CLIENT_REQUEST_ID).collect());
+    note_caller(&request, &mut log);
     let mut rctx = RequestContext { request_id, started_ms, log: Some(log), stream_log: None, response_headers: Vec::new(), admission: None, cache_write: None, coalesce_lead: None, background: Vec::new() };
 
     let result = route(&mut request, &env, &method, &path, &mut rctx).await;
@@ -67,14 +68,14 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
         }
         log.latency_ms = runtime::now_ms().saturating_sub(started_ms);
         ctx.wait_until(async move {
-            emit_log(&log);
+            logs::sink::write(&env, &log).await;
             settle(&env, admission, &log).await;
             store(&env, cache_write, lead, &log).await;
         });
     } else if let Some(stream_log) = rctx.stream_log.take() {
         ctx.wait_until(async move {
             if let Ok(log) = stream_log.await {
-                emit_log(&log);
+                logs::sink::write(&env, &log).await;
                 settle(&env, admission, &log).await;
                 store(&env, cache_write, lead, &log).await;
             }
@@ -154,13 +155,28 @@ async fn route(request: &mut Request, env: &Env, method: &Method, path: &str, ct
     }
 }
 
-/// Authenticates the caller and notes its key in the log.
+/// Authenticates the caller and notes its key and end user in the log.
 async fn authenticated(request: &Request, env: &Env, ctx: &mut RequestContext) -> Result<auth::Caller, GatewayError> {
     let caller = auth::authenticate(request, env, runtime::now_ms()).await?;
+    let metadata = request.headers().get(headers::METADATA).ok().flatten();
     if let Some(log) = &mut ctx.log {
+        log.metadata = metadata.as_deref().map(edgeway_core::log::parse_metadata).transpose()?;
         log.key_id = Some(caller.key_id().to_owned());
+        log.key_name = caller.key.as_ref().map(|k| k.name.clone());
+        log.user_id = caller.end_user.as_deref().and_then(|u| u.strip_prefix("sub:")).map(str::to_owned);
     }
     Ok(caller)
+}
+
+/// The longest `User-Agent` kept in the log.
+const MAX_USER_AGENT: usize = 256;
+
+/// What the log keeps about where a request came from: its user agent and
+/// the data center that took it.
+fn note_caller(request: &Request, log: &mut RequestLog) {
+    let header = |name: &str| request.headers().get(name).ok().flatten();
+    log.user_agent = header("user-agent").map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
+    log.colo = request.cf().map(|cf| cf.colo()).filter(|colo| !colo.is_empty());
 }
 
 /// Route, provider and model headers on an error, as far as they are known.

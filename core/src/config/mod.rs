@@ -30,6 +30,25 @@ pub struct Config {
     pub routes: BTreeMap<String, Route>,
     /// Prices per model, for cost.
     pub prices: crate::pricing::PriceTable,
+    /// Request logs.
+    #[serde(default)]
+    pub logs: Logs,
+}
+
+/// Days a request record is kept unless `[logs] retention_days` says otherwise.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+
+/// `[logs]`, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Logs {
+    /// Days a request record is kept.
+    pub retention_days: u32,
+}
+
+impl Default for Logs {
+    fn default() -> Self {
+        Self { retention_days: DEFAULT_RETENTION_DAYS }
+    }
 }
 
 /// How long the gateway waits on an upstream, in milliseconds.
@@ -132,6 +151,9 @@ pub struct Route {
     /// The response cache, when the route turns it on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<crate::cache::policy::CachePolicy>,
+    /// Store prompts and answers (redacted) with the logs.
+    #[serde(default)]
+    pub log_bodies: bool,
 }
 
 /// A target with its share of its group's traffic.

@@ -20,6 +20,9 @@ pub struct RawConfig {
     /// Circuit breakers (one per target, in each isolate).
     #[serde(default)]
     pub breaker: RawBreaker,
+    /// Request logs in D1.
+    #[serde(default)]
+    pub logs: RawLogs,
     /// `[providers.<name>]` tables.
     #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,
@@ -43,6 +46,14 @@ pub struct RawPrice {
     pub cached_input: Option<f64>,
     /// Generated tokens.
     pub output: f64,
+}
+
+/// `[logs]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogs {
+    /// Days a request record is kept (default 30).
+    pub retention_days: Option<u32>,
 }
 
 /// `[gateway]`.
@@ -165,6 +176,11 @@ pub struct RawRoute {
     /// The response cache, on for this route when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<RawCache>,
+    /// Store prompts and answers (redacted) with the request logs (default
+    /// false). A key's `zero_retention`, or the caller's
+    /// `x-edgeway-zero-retention: true`, turns it off for a request.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub log_bodies: bool,
 }
 
 /// A route's `cache = { ... }`; every field optional.

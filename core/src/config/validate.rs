@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::raw::{RawCache, RawConfig, RawProvider, RawRetry, RawTarget, RawTimeouts};
-use super::{Config, Provider, ProviderKind, Route, Target, Timeouts, Weighted};
+use super::{Config, Logs, Provider, ProviderKind, Route, Target, Timeouts, Weighted, DEFAULT_RETENTION_DAYS};
 use crate::cache::policy::{self, CachePolicy};
 use crate::demo::DemoModel;
 use crate::pricing::{Price, PriceTable};
@@ -165,13 +165,17 @@ pub(super) fn validate(raw: &RawConfig) -> Result<Config, ConfigErrors> {
         let Some(retry) = retry_policy(&merge_retry(&route.retry, &default_retry), &retry_path, &mut problems) else { continue };
         routes.insert(
             alias.clone(),
-            Route { name: alias.clone(), description: route.description.clone(), targets, groups, timeouts: route_timeouts, retry, cache: cache_policy(route.cache.as_ref(), &path, &mut problems) },
+            Route { name: alias.clone(), description: route.description.clone(), targets, groups, timeouts: route_timeouts, retry, cache: cache_policy(route.cache.as_ref(), &path, &mut problems), log_bodies: route.log_bodies },
         );
     }
 
     let prices = prices(raw, &mut problems);
+    let logs = Logs { retention_days: raw.logs.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS) };
+    if raw.logs.retention_days == Some(0) {
+        problems.add("logs.retention_days", "must be at least 1 (a day)");
+    }
     if problems.0.is_empty() {
-        Ok(Config { max_request_bytes, timeouts, breaker, providers, routes, prices })
+        Ok(Config { max_request_bytes, timeouts, breaker, providers, routes, prices, logs })
     } else {
         Err(ConfigErrors(problems.0))
     }

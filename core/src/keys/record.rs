@@ -72,6 +72,10 @@ pub struct KeyRecord {
     /// Whether callers may pin a target (`x-edgeway-target`) or switch
     /// fallback off: on for server keys, off for publishable ones.
     pub allow_overrides: bool,
+    /// Never store this key's prompts and answers, even on routes that log
+    /// bodies.
+    #[serde(default)]
+    pub zero_retention: bool,
     /// The operator's own data, returned as stored.
     #[serde(default)]
     pub metadata: Map<String, Value>,
@@ -107,6 +111,8 @@ pub struct KeyInput {
     pub on_limiter_error: Option<FailPolicy>,
     /// Whether target pinning and fallback switches are allowed.
     pub allow_overrides: Option<bool>,
+    /// See [`KeyRecord::zero_retention`].
+    pub zero_retention: Option<bool>,
     /// The operator's own data.
     pub metadata: Option<Map<String, Value>>,
 }
@@ -140,6 +146,7 @@ impl KeyRecord {
             user_limits: Limits::default(),
             on_limiter_error: FailPolicy::default(),
             allow_overrides: kind == KeyKind::Server,
+            zero_retention: false,
             metadata: Map::new(),
             created_ms: now_ms,
             revoked: false,
@@ -202,6 +209,9 @@ impl KeyRecord {
         }
         if let Some(allow) = input.allow_overrides {
             next.allow_overrides = allow;
+        }
+        if let Some(zero) = input.zero_retention {
+            next.zero_retention = zero;
         }
         if let Some(metadata) = input.metadata {
             if serde_json::to_string(&metadata).map_or(true, |m| m.len() > 4096) {

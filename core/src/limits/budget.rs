@@ -79,6 +79,18 @@ fn ms_of(days: i64) -> u64 {
     u64::try_from(days).unwrap_or(0).saturating_mul(DAY_MS)
 }
 
+/// When the UTC day or month containing `now_ms` began (ms since epoch).
+pub fn period_start_ms(period: BudgetPeriod, now_ms: u64) -> u64 {
+    let days = days_of(now_ms);
+    match period {
+        BudgetPeriod::Day => ms_of(days),
+        BudgetPeriod::Month => {
+            let date = Civil::from_days(days);
+            ms_of(Civil { day: 1, ..date }.to_days())
+        }
+    }
+}
+
 /// A period's number (days, or year × 12 + month − 1) and when it ends.
 fn current(period: BudgetPeriod, now_ms: u64) -> (u64, u64) {
     let days = days_of(now_ms);

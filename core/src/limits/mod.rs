@@ -19,6 +19,7 @@
 //! next request, and the state is read clamped to whatever the limits are now.
 
 mod budget;
+pub use budget::period_start_ms;
 mod gcra;
 pub mod headers;
 mod token_bucket;

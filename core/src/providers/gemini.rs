@@ -739,11 +739,15 @@ fn error_code(status: Option<&str>, message: Option<&str>) -> Option<String> {
     Some(code.to_owned())
 }
 
-/// A protobuf `Duration` in JSON (`"37s"`, `"1.5s"`) in milliseconds.
+/// A protobuf `Duration` in JSON (`"37s"`, `"1.5s"`) in milliseconds,
+/// rounded up. Read as fixed point (the reset-duration reader), which keeps
+/// float parsing and its tables out of the wasm.
 fn duration_ms(text: &str) -> Option<u64> {
-    let seconds: f64 = text.strip_suffix('s')?.parse().ok()?;
-    // `as` saturates: an absurd delay becomes u64::MAX, not a wrap.
-    (seconds.is_finite() && seconds >= 0.0).then(|| (seconds * 1000.0).round() as u64)
+    let seconds = text.strip_suffix('s')?;
+    if seconds.is_empty() || !seconds.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    crate::reliability::retry_after::parse_reset_duration(text)
 }
 
 /// Builds `POST {base_url}/models/{model}:batchEmbedContents`, one request

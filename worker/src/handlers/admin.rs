@@ -1,5 +1,7 @@
 //! `/admin/api/*`: gateway keys (create, list, read, update, revoke, mint
-//! tokens), cache purges and, in test mode only, the movable clock and failure switches.
+//! tokens, usage), cache purges, request logs, stats and the audit log
+//! (`handlers/logs`), the playground's token and, in test mode only, the
+//! movable clock, failure switches and log seeding.
 //! Every call needs the admin token (the secret `EDGEWAY_ADMIN_TOKEN`), as
 //! `x-edgeway-admin-token` or `Authorization: Bearer`.
 
@@ -13,7 +15,9 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{Env, Method, Request, Response};
 
+use crate::handlers::logs;
 use crate::http::{body, respond};
+use crate::logs::audit;
 use crate::test_mode::{self, Faults};
 use crate::{auth, config, keys_store, limiter, runtime, settings};
 
@@ -42,8 +46,19 @@ pub async fn handle(request: &mut Request, env: &Env, method: &Method, path: &st
         (["keys", _], _) => Err(not_allowed("GET, PATCH, DELETE")),
         (["keys", id, "tokens"], Method::Post) => mint(request, env, id, now).await,
         (["keys", _, "tokens"], _) => Err(not_allowed("POST")),
+        (["keys", id, "usage"], Method::Get) => logs::key_usage(env, &find(env, id, now).await?.1, now).await,
+        (["keys", _, "usage"], _) => Err(not_allowed("GET")),
         (["cache", "purge"], Method::Post) => purge(request, env, now).await,
         (["cache", "purge"], _) => Err(not_allowed("POST")),
+        (["logs"], Method::Get) => logs::list(request, env, now).await,
+        (["logs", id], Method::Get) => logs::record(env, id).await,
+        (["logs"] | ["logs", _], _) => Err(not_allowed("GET")),
+        (["stats"], Method::Get) => logs::stats(request, env, now).await,
+        (["audit"], Method::Get) => logs::audit(request, env).await,
+        (["stats"] | ["audit"], _) => Err(not_allowed("GET")),
+        (["playground", "token"], Method::Post) => playground_token(request, env, now).await,
+        (["playground", "token"], _) => Err(not_allowed("POST")),
+        (["test", "logs"], Method::Post) if test_mode::enabled(env) => seed_logs(request, env).await,
         (["test", what], _) if test_mode::enabled(env) => test_switch(request, what, method, path).await,
         _ => Err(GatewayError::NotFound { method: method.to_string(), path: path.to_owned() }),
     }
@@ -99,6 +114,7 @@ async fn create(request: &mut Request, env: &Env, now: u64) -> Result<Response, 
     let new = key_string::generate(kind, runtime::random_bytes());
     let record = KeyRecord::create(new.id, input, now, |route| config.route(route).is_some()).map_err(input_error)?;
     keys_store::save(env, &key_string::hash(&new.secret), &record).await?;
+    audit::record(env, now, "key.created", &record.id, &format!("{} ({:?})", record.name, record.kind)).await;
     let signing_secret = settings::get(env, auth::SIGNING_SECRET).map(|master| base64url::encode(&crypto::derive_signing_secret(master.as_bytes(), &record.id)));
     let body = json!({"key": new.secret, "signing_secret": signing_secret, "record": record});
     Ok(respond::json(201, body.to_string()))
@@ -110,6 +126,7 @@ async fn update(request: &mut Request, env: &Env, id: &str, now: u64) -> Result<
     let config = config::get()?;
     record.update(input, |route| config.route(route).is_some()).map_err(input_error)?;
     keys_store::save(env, &hash, &record).await?;
+    audit::record(env, now, "key.updated", &record.id, &record.name).await;
     Ok(respond::json(200, record_json(&record)))
 }
 
@@ -120,6 +137,7 @@ async fn revoke(env: &Env, id: &str, now: u64) -> Result<Response, GatewayError>
     limiter::revoke(env, &record.id, now).await?;
     record.revoked = true;
     keys_store::save(env, &hash, &record).await?;
+    audit::record(env, now, "key.revoked", &record.id, &record.name).await;
     Ok(respond::json(200, record_json(&record)))
 }
 
@@ -139,9 +157,6 @@ struct MintInput {
 async fn mint(request: &mut Request, env: &Env, id: &str, now: u64) -> Result<Response, GatewayError> {
     let input: MintInput = json_body(request).await?;
     let (_, record) = find(env, id, now).await?;
-    if record.revoked {
-        return Err(GatewayError::InvalidRequest { param: String::new(), message: "the key is revoked".to_owned() });
-    }
     if input.sub.is_empty() || input.sub.len() > 256 {
         return Err(GatewayError::InvalidRequest { param: "sub".to_owned(), message: "`sub` is 1 to 256 characters".to_owned() });
     }
@@ -149,12 +164,79 @@ async fn mint(request: &mut Request, env: &Env, id: &str, now: u64) -> Result<Re
     if ttl == 0 || ttl > MAX_TOKEN_TTL_S {
         return Err(GatewayError::InvalidRequest { param: "ttl_s".to_owned(), message: format!("`ttl_s` is 1 to {MAX_TOKEN_TTL_S}") });
     }
+    let (token, expires_ms) = token_for(env, &record, input.sub, ttl, input.routes, now)?;
+    audit::record(env, now, "token.minted", &record.id, &format!("ttl {ttl} s")).await;
+    Ok(respond::json(201, json!({"token": token, "expires_at": utc_timestamp(expires_ms)}).to_string()))
+}
+
+/// A token for `record`'s end user `sub`, and when it expires (ms).
+fn token_for(env: &Env, record: &KeyRecord, sub: String, ttl_s: u64, routes: Option<Vec<String>>, now: u64) -> Result<(String, u64), GatewayError> {
+    if record.revoked {
+        return Err(GatewayError::InvalidRequest { param: String::new(), message: "the key is revoked".to_owned() });
+    }
     let master = settings::get(env, auth::SIGNING_SECRET).ok_or(GatewayError::GatewayMisconfigured { message: format!("tokens need the secret {}", auth::SIGNING_SECRET) })?;
     let secret = crypto::derive_signing_secret(master.as_bytes(), &record.id);
     let now_s = now / 1000;
-    let claims = Claims { sub: input.sub, exp: now_s + ttl, iat: Some(now_s), nbf: None, routes: input.routes };
-    let token = token::mint(&claims, &record.id, &secret);
-    Ok(respond::json(201, json!({"token": token, "expires_at": utc_timestamp((now_s + ttl) * 1000)}).to_string()))
+    let claims = Claims { sub, exp: now_s + ttl_s, iat: Some(now_s), nbf: None, routes };
+    Ok((token::mint(&claims, &record.id, &secret), (now_s + ttl_s) * 1000))
+}
+
+/// The id of the dashboard playground's own publishable key.
+const PLAYGROUND_KEY_ID: &str = "key_playground";
+/// How long a playground token lives.
+const PLAYGROUND_TOKEN_TTL_S: u64 = 15 * 60;
+
+/// A token for the dashboard's playground, which calls `/v1` through the
+/// SDK like any web app: with a publishable key of its own (made on first
+/// use, allowed from the dashboard's origin, listed with the other keys,
+/// revocable) and short-lived tokens.
+async fn playground_token(request: &Request, env: &Env, now: u64) -> Result<Response, GatewayError> {
+    let url = request.inner().url();
+    let origin = request.headers().get("origin").ok().flatten().or_else(|| edgeway_core::query_string::origin(&url).map(str::to_owned));
+    let mut record = match keys_store::by_id(env, PLAYGROUND_KEY_ID, now).await? {
+        Some(record) => record,
+        None => {
+            let config = config::get()?;
+            let input = KeyInput {
+                name: Some("Dashboard playground".to_owned()),
+                kind: Some(KeyKind::Publishable),
+                origins: origin.clone().map(|o| vec![o]),
+                ..KeyInput::default()
+            };
+            let record = KeyRecord::create(PLAYGROUND_KEY_ID.to_owned(), input, now, |route| config.route(route).is_some()).map_err(input_error)?;
+            // The key string is never shown: the playground uses tokens.
+            let unused = key_string::generate(KeyKind::Publishable, runtime::random_bytes());
+            keys_store::save(env, &key_string::hash(&unused.secret), &record).await?;
+            audit::record(env, now, "key.created", &record.id, &record.name).await;
+            record
+        }
+    };
+    if let Some(origin) = origin.filter(|o| !record.origins.contains(o)) {
+        record.origins.push(origin);
+        let hash = keys_store::hash_of(env, &record.id).await?.ok_or_else(|| GatewayError::Internal { message: "the playground key has no hash".to_owned() })?;
+        keys_store::save(env, &hash, &record).await?;
+    }
+    let (token, expires_ms) = token_for(env, &record, "dashboard".to_owned(), PLAYGROUND_TOKEN_TTL_S, None, now)?;
+    Ok(respond::json(201, json!({"token": token, "expires_ms": expires_ms}).to_string()))
+}
+
+/// Test mode: stores request records as given (`{"records": [...]}`),
+/// through the queue consumer's own insert, so tests and benchmarks can
+/// seed the logs with known data. Parsed by JS: the records go back out as
+/// JSON text, so there is nothing for serde to do.
+async fn seed_logs(request: &mut Request, env: &Env) -> Result<Response, GatewayError> {
+    // Seeding a benchmark's 100k records goes faster in large batches.
+    let bytes = body::read_limited(request, 16 * 1024 * 1024).await?;
+    let invalid = || GatewayError::InvalidRequest { param: "records".to_owned(), message: "expected {\"records\": [...]}".to_owned() };
+    let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
+    let seed = js_sys::JSON::parse(text).map_err(|_| invalid())?;
+    let records = js_sys::Reflect::get(&seed, &"records".into()).map_err(|_| invalid())?;
+    if !js_sys::Array::is_array(&records) {
+        return Err(invalid());
+    }
+    let lines: Vec<wasm_bindgen::JsValue> = js_sys::Array::from(&records).iter().filter_map(|r| js_sys::JSON::stringify(&r).ok().map(Into::into)).collect();
+    crate::logs::consumer::store(env, &lines).await?;
+    Ok(respond::json(201, format!(r#"{{"stored":{}}}"#, lines.len())))
 }
 
 #[derive(Deserialize)]
@@ -171,6 +253,7 @@ async fn purge(request: &mut Request, env: &Env, now: u64) -> Result<Response, G
     let version = crate::cache::purge(env, input.namespace.as_deref(), now)
         .await
         .map_err(|message| GatewayError::Internal { message: format!("could not purge: {message}") })?;
+    audit::record(env, now, "cache.purged", input.namespace.as_deref().unwrap_or("all"), "").await;
     Ok(respond::json(200, json!({"purged": input.namespace.as_deref().unwrap_or("all"), "version": version}).to_string()))
 }
 

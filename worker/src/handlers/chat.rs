@@ -43,6 +43,11 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
         log.stream = chat.is_stream();
     }
     gate::pass(request, env, ctx, caller, route, estimated_tokens(&chat)).await?;
+    if stores_bodies(request, route, caller) {
+        if let Some(log) = &mut ctx.log {
+            log.prompt = Some(edgeway_core::log::prompt_body(&chat));
+        }
+    }
     let cache_plan = cache_plan(request, route, &chat, caller)?;
     let cache_key = match cache_plan.mode {
         CacheMode::Bypass => None,
@@ -68,7 +73,10 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
     let deadline_ms = ctx.started_ms + route.timeouts.total_ms;
     let plan = Plan::for_request(request, config, route, deadline_ms)?;
     let request_id = ctx.request_id.clone();
-    let sharing = Sharing { assemble: cache_key.is_some(), tap: publish_to.is_some() };
+    // A stream is put back together for the cache, and for the log when it
+    // stores the answer.
+    let stores_answer = ctx.log.as_ref().is_some_and(|l| l.prompt.is_some());
+    let sharing = Sharing { assemble: cache_key.is_some() || stores_answer, tap: publish_to.is_some() };
     let call = ChatCall { request, env, chat: &chat, route, request_id: &request_id, deadline_ms, sharing };
     let (answered, target) = retries::run(ctx, plan, async |target, attempt| chat::run(&call, target, attempt).await).await?;
     let status = match cache_plan.mode {
@@ -87,6 +95,15 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
     let response = answer_response(answered, route, &target, ctx, pending, env, publish_to)?;
     respond::set(response.headers(), headers::CACHE, status);
     Ok(response)
+}
+
+/// Whether the log keeps this request's prompt and answer: the route says
+/// so, and neither the key nor the caller asked for zero retention.
+fn stores_bodies(request: &Request, route: &Route, caller: &Caller) -> bool {
+    let zero_retention = |v: String| matches!(v.trim(), "true" | "1");
+    route.log_bodies
+        && !caller.key.as_ref().is_some_and(|k| k.zero_retention)
+        && !request.headers().get(headers::ZERO_RETENTION).ok().flatten().is_some_and(zero_retention)
 }
 
 /// The request's cache plan. A caller who pins a target gets that target's
@@ -201,6 +218,9 @@ fn answer_response(
     let response = match answered.answer {
         Answer::Stream(mut live) => {
             let log = ctx.log.take().ok_or_else(|| GatewayError::Internal { message: "log record missing".into() })?;
+            if log.prompt.is_some() {
+                live.store_answer_in_log();
+            }
             if cache_to.is_some() {
                 ctx.cache_write = pending(PendingAnswer::Stream(live.answer()));
             }
@@ -219,6 +239,9 @@ fn answer_response(
         Answer::Json { bytes, usage, usage_estimated, cost_usd } => {
             if cache_to.is_some() {
                 ctx.cache_write = pending(PendingAnswer::Json(bytes.clone()));
+            }
+            if let Some(log) = ctx.log.as_mut().filter(|l| l.prompt.is_some()) {
+                log.answer = std::str::from_utf8(&bytes).ok().and_then(|text| edgeway_core::json::from_str::<edgeway_core::openai::ChatCompletion>(text).ok()).map(|a| edgeway_core::log::answer_body(&a));
             }
             let response = respond::json(200, bytes);
             if let Some(usage) = usage {

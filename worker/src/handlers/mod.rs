@@ -4,4 +4,5 @@ pub mod admin;
 pub mod chat;
 pub mod embeddings;
 pub mod health;
+pub mod logs;
 pub mod models;

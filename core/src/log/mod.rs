@@ -1,12 +1,51 @@
 //! The log record: one per request, written after the response.
 //!
 //! The same record is printed as one JSON line on the console (Workers Logs
-//! picks it up) and, in later steps, stored for the dashboard. It never holds
-//! a secret: no keys, no authorization headers, no prompt text.
+//! picks it up) and sent through a queue to D1 for the dashboard
+//! ([`store`] has the SQL that writes it, [`query`] the SQL that reads it).
+//! It never holds a secret: no keys, no authorization headers, and prompt
+//! and answer text only when the route stores bodies, redacted
+//! ([`redact`]).
+
+pub mod query;
+pub mod redact;
+pub mod store;
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::openai::Usage;
+
+/// The largest `x-edgeway-metadata` accepted, in bytes.
+pub const MAX_METADATA_BYTES: usize = 1024;
+
+/// Reads the caller's `x-edgeway-metadata` header: a JSON object of at most
+/// [`MAX_METADATA_BYTES`], stored with the record.
+pub fn parse_metadata(header: &str) -> Result<Map<String, Value>, crate::GatewayError> {
+    let refuse = |message: String| crate::GatewayError::InvalidRequest { param: crate::headers::METADATA.to_owned(), message };
+    if header.len() > MAX_METADATA_BYTES {
+        return Err(refuse(format!("{} is at most {MAX_METADATA_BYTES} bytes of JSON", crate::headers::METADATA)));
+    }
+    crate::json::from_str::<Map<String, Value>>(header).map_err(|_| refuse(format!("{} must be a JSON object", crate::headers::METADATA)))
+}
+
+/// What is stored of a prompt when a route logs bodies: its messages as
+/// JSON, redacted.
+pub fn prompt_body(request: &crate::openai::ChatRequest) -> String {
+    redact::redact(&serde_json::to_string(&request.messages).unwrap_or_default())
+}
+
+/// What is stored of an answer: the first choice's text (or its tool
+/// calls, as JSON), redacted.
+pub fn answer_body(answer: &crate::openai::ChatCompletion) -> String {
+    let Some(message) = answer.choices.first().map(|c| &c.message) else { return String::new() };
+    let text = match (&message.content, &message.tool_calls) {
+        (Some(text), _) => text.clone(),
+        (None, Some(calls)) => serde_json::to_string(calls).unwrap_or_default(),
+        (None, None) => message.refusal.clone().unwrap_or_default(),
+    };
+    redact::redact(&text)
+}
 
 /// How a request ended, from the gateway's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -41,6 +80,21 @@ pub struct RequestLog {
     /// The gateway key's id (`dev` for the dev key); never the key itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// The key's name, for people reading the logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_name: Option<String>,
+    /// The end user: a token's `sub`, or the request's `user` field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The caller's `User-Agent`, shortened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// The Cloudflare data center that handled the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub colo: Option<String>,
+    /// The caller's `x-edgeway-metadata` object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
     /// `fail_open` when the limiter was unreachable and the request went
     /// through unchecked.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,6 +150,14 @@ pub struct RequestLog {
     /// Request fields the target could not honour and dropped.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The prompt (the request's messages as JSON), redacted; only when the
+    /// route stores bodies and neither the key nor the caller asked for
+    /// zero retention.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// The answer's text, redacted, under the same conditions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
 }
 
 /// One upstream attempt: which target, how it went, how long it took.
@@ -142,6 +204,11 @@ impl RequestLog {
             method: method.to_owned(),
             path: path.to_owned(),
             key_id: None,
+            key_name: None,
+            user_id: None,
+            user_agent: None,
+            colo: None,
+            metadata: None,
             limiter: None,
             route: None,
             provider: None,
@@ -161,6 +228,8 @@ impl RequestLog {
             cache: None,
             cost_saved_usd: None,
             warnings: Vec::new(),
+            prompt: None,
+            answer: None,
         }
     }
 
@@ -195,5 +264,24 @@ mod tests {
         assert_eq!(value["route"], "demo");
         assert_eq!(value["outcome"], "ok");
         assert!(value.get("ttft_ms").is_none());
+    }
+
+    #[test]
+    fn metadata_is_a_small_json_object() {
+        assert_eq!(parse_metadata(r#"{"team":"search","run":7}"#).unwrap()["team"], "search");
+        for bad in ["[1,2]", "\"text\"", "{", &format!(r#"{{"x":"{}"}}"#, "a".repeat(MAX_METADATA_BYTES))] {
+            match parse_metadata(bad) {
+                Err(crate::GatewayError::InvalidRequest { param, .. }) => assert_eq!(param, "x-edgeway-metadata"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn stored_bodies_are_redacted() {
+        let request: crate::openai::ChatRequest =
+            crate::json::from_str(r#"{"model":"m","messages":[{"role":"user","content":"my key is sk-abcdefghijklmnopqrstuv, mail me at a@b.example"}]}"#).unwrap();
+        let prompt = prompt_body(&request);
+        assert!(prompt.contains("[redacted:key]") && prompt.contains("[redacted:email]") && !prompt.contains("sk-abc"), "{prompt}");
     }
 }

@@ -1,0 +1,32 @@
+//! The log queue's consumer: each batch of records becomes one D1 batch of
+//! inserts (one round trip, one transaction), so the database sees a few
+//! writes a second however busy the gateway is. A failed batch is retried
+//! by the queue; inserts ignore records already stored.
+
+use edgeway_core::log::store::INSERT_REQUEST;
+use wasm_bindgen::JsValue;
+use worker::{Env, MessageBatch};
+
+use super::d1;
+
+/// Stores a batch of JSON log lines.
+pub async fn consume(batch: MessageBatch<String>, env: &Env) -> worker::Result<()> {
+    let lines: Vec<JsValue> = batch.raw_iter().map(|message| message.body()).filter(JsValue::is_string).collect();
+    if let Err(error) = store(env, &lines).await {
+        worker::console_error!("{{\"event\":\"log_store_failed\",\"records\":{},\"error\":{:?}}}", lines.len(), error.to_string());
+        batch.retry_all();
+        return Ok(());
+    }
+    batch.ack_all();
+    Ok(())
+}
+
+/// Inserts JSON log lines (also used to seed logs in test mode).
+pub async fn store(env: &Env, lines: &[JsValue]) -> Result<(), edgeway_core::GatewayError> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let db = d1::database(env)?;
+    let statements = lines.iter().map(|line| d1::statement(&db, INSERT_REQUEST, std::slice::from_ref(line))).collect::<Result<Vec<_>, _>>()?;
+    d1::batch(&db, statements).await
+}

@@ -1,0 +1,33 @@
+//! Where a finished request's record goes: one JSON line on the console
+//! (Workers Logs), and the log queue, whose consumer stores it in D1. Runs
+//! after the response (`wait_until`); a queue that cannot take the record
+//! costs the dashboard one row, never the caller an answer.
+
+use edgeway_core::log::RequestLog;
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::Env;
+
+/// Prints `log`, and enqueues it when it is an API request (the admin
+/// API's own calls, such as the dashboard's polling, are not the traffic
+/// operators want to read about).
+pub async fn write(env: &Env, log: &RequestLog) {
+    let line = log.to_json_line();
+    worker::console_log!("{line}");
+    if !log.path.starts_with("/v1/") {
+        return;
+    }
+    if let Err(error) = enqueue(env, &line).await {
+        let reason = Reflect::get(&error, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
+        worker::console_error!("{{\"event\":\"log_queue_failed\",\"request_id\":{:?},\"error\":{:?}}}", log.request_id, reason);
+    }
+}
+
+/// `env.LOG_QUEUE.send(line)`, called directly: the line is already JSON
+/// text, so the binding's serde layer would only add wasm.
+async fn enqueue(env: &Env, line: &str) -> Result<(), JsValue> {
+    let queue = Reflect::get(env.as_ref(), &"LOG_QUEUE".into())?;
+    let send: Function = Reflect::get(&queue, &"send".into())?.dyn_into()?;
+    JsFuture::from(Promise::from(send.call1(&queue, &line.into())?)).await.map(|_| ())
+}
