@@ -6,8 +6,9 @@ admin=$(sed -n 's/^EDGEWAY_ADMIN_TOKEN=//p' .dev.vars)
 cat <<TXT
 
   Edgeway is starting on http://127.0.0.1:$port
+  Dashboard:       http://127.0.0.1:$port/   (sign in with the admin token)
   Dev gateway key: $key
-  Admin token:     $admin   (for /admin/api/*)
+  Admin token:     $admin   (for the dashboard and /admin/api/*)
 
   Try it (the built-in demo model, no provider key needed):
 
