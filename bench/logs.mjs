@@ -23,17 +23,21 @@ try {
   const admin = (path, init = {}) => fetch(`${stack.url}/admin/api/${path}`, { ...init, headers: { 'x-edgeway-admin-token': TEST_ADMIN_TOKEN, 'content-type': 'application/json' } });
   const now = (await (await admin('stats')).json()).to;
   const from = now - DAY;
-  const routes = ['demo', 'demo-story', 'gpt-4o-mini', 'claude', 'gemini-flash'];
-  const providers = ['demo', 'openai', 'anthropic', 'gemini'];
+  // Traffic as a gateway sees it: each route has its provider and model,
+  // with an occasional fallback to another; 20 keys.
+  const routes = [['demo', 'demo', 'echo'], ['demo-story', 'demo', 'story'], ['gpt-4o-mini', 'openai', 'gpt-4o-mini'],
+    ['claude', 'anthropic', 'claude-sonnet-4-5'], ['gemini-flash', 'gemini', 'gemini-2.5-flash']];
   const statuses = [200, 200, 200, 200, 200, 200, 200, 429, 502, 503];
   let seed = 1;
   const next = (n) => (seed = (seed * 48271) % 2147483647) % n;
   const record = (i) => {
     const status = statuses[next(statuses.length)];
+    const [route, provider, model] = routes[next(routes.length)];
+    const fallback = next(20) === 0;
     return {
       event: 'request', request_id: `req_bench${i.toString(16).padStart(8, '0')}`, time_ms: from + Math.floor((i / total) * DAY),
-      method: 'POST', path: '/v1/chat/completions', key_id: `key_${next(20)}`, route: routes[next(routes.length)],
-      provider: providers[next(providers.length)], model: `model-${next(6)}`, status, outcome: status < 400 ? 'ok' : 'error',
+      method: 'POST', path: '/v1/chat/completions', key_id: `key_${next(20)}`, route,
+      provider: fallback ? 'openai' : provider, model: fallback ? 'gpt-4.1-nano' : model, status, outcome: status < 400 ? 'ok' : 'error',
       error_code: status < 400 ? undefined : 'upstream_error', stream: next(2) === 1, cache: ['hit', 'miss', undefined][next(3)],
       attempts: [{ target: 'demo/echo', outcome: 'ok', latency_ms: 40 }], latency_ms: 20 + next(3000), ttft_ms: next(2) ? 5 + next(500) : undefined,
       tokens_in: next(2000), tokens_out: next(1000), cost_usd: next(1000) / 10_000,
@@ -56,6 +60,8 @@ try {
     'logs page 20 (cursor)': () => `logs?${window}&limit=50${cursor ? `&cursor=${cursor}` : ''}`,
     "a day's aggregates": () => `stats?${window}`,
     "a day's aggregates by route": () => `stats?${window}&group_by=route`,
+    "a day's aggregates by key": () => `stats?${window}&group_by=key`,
+    "a day's aggregates, 5xx only (raw)": () => `stats?${window}&status=5xx`,
   };
   // The cursor of page 20, for the deep page.
   for (let i = 0; i < 19; i++) cursor = (await (await admin(`logs?${window}&limit=50${cursor ? `&cursor=${cursor}` : ''}`)).json()).next_cursor;

@@ -127,11 +127,29 @@ function seededRecords(count, start) {
   });
 }
 
-/** Nearest-rank percentile: the smallest value at or above rank ⌈p·n⌉. */
+// Percentiles as the API defines them (README, core/src/log/histogram.rs):
+// durations counted in buckets with these upper bounds, the bucket holding
+// the nearest-rank value found, and the value placed within it linearly.
+const UPPER_BOUNDS = [1, 2, 3, 5, 7, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 125, 150, 200, 250, 300, 400, 500, 600, 800, 1000,
+  1250, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000, 10000, 15000, 20000, 30000, 60000];
 function percentile(values, p) {
   if (!values.length) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1];
+  const counts = new Array(UPPER_BOUNDS.length + 1).fill(0);
+  for (const v of values) {
+    const i = UPPER_BOUNDS.findIndex((upper) => v < upper);
+    counts[i === -1 ? UPPER_BOUNDS.length : i] += 1;
+  }
+  const rank = Math.max(1, Math.ceil((p * values.length) / 100));
+  let below = 0;
+  for (let i = 0; i < counts.length; i++) {
+    if (counts[i] > 0 && below + counts[i] >= rank) {
+      const lower = i === 0 ? 0 : UPPER_BOUNDS[i - 1];
+      const upper = UPPER_BOUNDS[i] ?? 120_000;
+      return lower + Math.round(((upper - lower) * (rank - below)) / counts[i]);
+    }
+    below += counts[i];
+  }
+  return null;
 }
 
 function expectedStats(records) {
@@ -203,8 +221,16 @@ test('filters, cursor pages and aggregates agree with the seeded records', async
     assertStats(point, expectedStats(inBucket), `bucket ${point.t} ${point.group}`);
   }
   assert.equal(stats.points.reduce((s, p) => s + p.requests, 0), records.length);
-  const filtered = await getJson(`stats?${window}&status=2xx&provider=openai`);
+  // A status filter is not a rollup dimension: these come from the records.
+  const filtered = await getJson(`stats?${window}&status=2xx&provider=openai&bucket_ms=3600000`);
   assertStats(filtered.totals, expectedStats(records.filter((r) => r.status < 300 && r.provider === 'openai')), 'filtered totals');
+  const raw = await getJson(`stats?${window}&status=1xx&bucket_ms=3600000`);
+  assert.equal(raw.totals.requests, 0);
+
+  // A record delivered twice (queues redeliver) counts once.
+  assert.equal((await admin('test/logs', { method: 'POST', body: { records: records.slice(0, 50) } })).status, 201);
+  const again = await getJson(`stats?${window}&bucket_ms=3600000&group_by=route`);
+  assert.deepEqual(again.totals, stats.totals);
 });
 
 test('bad query parameters are refused, naming the parameter', async () => {

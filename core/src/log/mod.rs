@@ -7,8 +7,10 @@
 //! and answer text only when the route stores bodies, redacted
 //! ([`redact`]).
 
+pub mod histogram;
 pub mod query;
 pub mod redact;
+pub mod stats;
 pub mod store;
 
 use serde::Serialize;

@@ -5,12 +5,14 @@
 //! except the group-by column, which is picked from a fixed list. Pages are
 //! newest first with a keyset cursor (`time_ms`, `request_id`), so a page
 //! costs the same however deep it is and rows arriving meanwhile do not
-//! shift it. Aggregates are computed by SQLite in one statement per call:
-//! counts and sums per bucket and group, and latency/TTFT percentiles by
-//! the nearest-rank method (the smallest value at or above rank
-//! ⌈p·n⌉) with window functions, so no rows leave the database. D1 binds
-//! JavaScript numbers as REAL, so bucket arithmetic casts to INTEGER.
+//! shift it. Aggregates are one statement per call, counts, sums and
+//! latency histograms per bucket and group (see [`super::histogram`] and
+//! [`super::stats`]), read from the 15-minute rollups when the query allows
+//! and from the requests otherwise. D1 binds JavaScript numbers as REAL, so
+//! bucket arithmetic casts to INTEGER.
 
+use super::histogram::BUCKETS;
+use super::store::ROLLUP_MS;
 use crate::error::GatewayError;
 use crate::keys::base64url;
 
@@ -302,62 +304,79 @@ pub const RECORD: &str = "SELECT record FROM requests WHERE request_id = ?1";
 /// number, `?2` the page size + 1).
 pub const AUDIT_PAGE: &str = "SELECT id, time_ms, action, target, detail FROM audit WHERE id < ?1 ORDER BY id DESC LIMIT ?2";
 
-/// Aggregates per bucket (and group): `t` (bucket start, a multiple of the
-/// bucket width since the epoch, so buckets stay put as the range moves), `group`,
-/// `requests`, `errors` (status ≥ 400), `latency_p50/p95/p99`,
-/// `ttft_p50/p95/p99` (streams only), `tokens_in`, `tokens_out`,
-/// `cost_usd`, `cache_hits` (`hit`, `semantic`) and `cache_lookups` (those
-/// and `miss`, `refresh`). Buckets without requests are absent.
+/// The columns of a stats row, in order: bucket start `t`, `group`, the
+/// seven sums of [`StatsRow`](super::stats::StatsRow), then the latency
+/// histogram (`l0`..) and the TTFT histogram (`t0`..).
+///
+/// Unfiltered ranges counted in whole 15-minute steps read the rollups (a
+/// row per 15 minutes and route, provider, model and key); anything else
+/// reads the requests themselves. Both count the same way.
 pub fn stats(query: &LogQuery) -> Sql {
-    stats_sql(&query.filter, Some(query.bucket_ms()), query.group_by)
+    if uses_rollups(query) {
+        rollup_stats(query)
+    } else {
+        raw_stats(query)
+    }
 }
 
-/// The same aggregates over the whole range, as one row (`t` is `from`).
-pub fn totals(query: &LogQuery) -> Sql {
-    stats_sql(&query.filter, None, None)
+/// Whether `query` can be answered from the rollups: its filters are
+/// rollup dimensions and its buckets whole rollup steps.
+pub fn uses_rollups(query: &LogQuery) -> bool {
+    let f = &query.filter;
+    f.status.is_none() && f.cache.is_none() && f.error.is_none() && f.request_id.is_none() && query.bucket_ms().is_multiple_of(ROLLUP_MS)
 }
 
-fn stats_sql(filter: &LogFilter, bucket_ms: Option<u64>, group_by: Option<GroupBy>) -> Sql {
+/// The range a stats query really covers: rollup queries widen it to whole
+/// rollup steps.
+pub fn effective_range(query: &LogQuery) -> (u64, u64) {
+    let (from, to) = (query.filter.from_ms, query.filter.to_ms);
+    if uses_rollups(query) {
+        (from / ROLLUP_MS * ROLLUP_MS, to.div_ceil(ROLLUP_MS) * ROLLUP_MS)
+    } else {
+        (from, to)
+    }
+}
+
+fn histogram_sums(column: impl Fn(usize) -> String) -> String {
+    (0..BUCKETS).map(column).collect::<Vec<_>>().join(", ")
+}
+
+fn rollup_stats(query: &LogQuery) -> Sql {
     let mut sql = Sql { text: String::new(), params: Vec::new() };
-    // The whole range is one bucket, numbered 0 and starting at `from`.
-    let (bucket_of, start) = match bucket_ms {
-        Some(ms) => {
-            let bucket = sql.bind(SqlParam::Int(clamp(ms.max(1))));
-            (format!("CAST(time_ms AS INTEGER) / CAST({bucket} AS INTEGER)"), format!("agg.b * CAST({bucket} AS INTEGER)"))
+    let (from, to) = effective_range(query);
+    let bucket = sql.bind(SqlParam::Int(clamp(query.bucket_ms())));
+    let mut conditions = vec![
+        format!("bucket_ms >= {}", sql.bind(SqlParam::Int(clamp(from)))),
+        format!("bucket_ms < {}", sql.bind(SqlParam::Int(clamp(to)))),
+    ];
+    let f = &query.filter;
+    for (column, value) in [("route", &f.route), ("provider", &f.provider), ("model", &f.model), ("key_id", &f.key)] {
+        if let Some(value) = value {
+            conditions.push(format!("{column} = {}", sql.bind(SqlParam::Text(value.clone()))));
         }
-        None => ("0".to_owned(), format!("CAST({} AS INTEGER)", sql.bind(SqlParam::Int(clamp(filter.from_ms))))),
-    };
-    let conditions = filter.conditions(&mut sql);
-    let group = group_by.map_or("NULL", GroupBy::column);
-    let percentiles = |values: &str| {
-        [50, 95, 99]
-            .map(|p| format!("MIN(CASE WHEN rn * 100 >= n * {p} THEN v END) AS {values}_p{p}"))
-            .join(", ")
-    };
-    let ranked = |column: &str, extra: &str| {
-        format!(
-            "SELECT b, g, {column} AS v, ROW_NUMBER() OVER (PARTITION BY b, g ORDER BY {column}) AS rn, \
-             COUNT(*) OVER (PARTITION BY b, g) AS n FROM base {extra}"
-        )
-    };
+    }
+    let group = query.group_by.map_or_else(|| "NULL".to_owned(), |g| format!("NULLIF({}, '')", g.column()));
     sql.text = format!(
-        "WITH base AS (SELECT {bucket_of} AS b, {group} AS g, status, latency_ms, ttft_ms, tokens_in, \
-         tokens_out, cost_usd, cache FROM requests WHERE {conditions}), \
-         latency AS ({latency}), ttft AS ({ttft}), \
-         lp AS (SELECT b, g, {latency_p} FROM latency GROUP BY b, g), \
-         tp AS (SELECT b, g, {ttft_p} FROM ttft GROUP BY b, g), \
-         agg AS (SELECT b, g, COUNT(*) AS requests, SUM(status >= 400) AS errors, COALESCE(SUM(tokens_in), 0) AS tokens_in, \
-         COALESCE(SUM(tokens_out), 0) AS tokens_out, TOTAL(cost_usd) AS cost_usd, \
-         SUM(cache IN ('hit', 'semantic')) AS cache_hits, SUM(cache IN ('hit', 'semantic', 'miss', 'refresh')) AS cache_lookups \
-         FROM base GROUP BY b, g) \
-         SELECT {start} AS t, agg.g AS \"group\", requests, errors, latency_p50, latency_p95, latency_p99, \
-         ttft_p50, ttft_p95, ttft_p99, tokens_in, tokens_out, cost_usd, cache_hits, cache_lookups \
-         FROM agg LEFT JOIN lp ON lp.b = agg.b AND lp.g IS agg.g LEFT JOIN tp ON tp.b = agg.b AND tp.g IS agg.g \
-         ORDER BY t, \"group\"",
-        latency = ranked("latency_ms", ""),
-        ttft = ranked("ttft_ms", "WHERE ttft_ms IS NOT NULL"),
-        latency_p = percentiles("latency"),
-        ttft_p = percentiles("ttft"),
+        "SELECT bucket_ms / CAST({bucket} AS INTEGER) * CAST({bucket} AS INTEGER) AS t, {group} AS g, SUM(requests), SUM(errors), SUM(tokens_in), SUM(tokens_out), \
+         TOTAL(cost_usd), SUM(cache_hits), SUM(cache_lookups), {}, {} FROM request_rollups WHERE {} GROUP BY t, g ORDER BY t, g",
+        histogram_sums(|i| format!("SUM(l{i})")),
+        histogram_sums(|i| format!("SUM(t{i})")),
+        conditions.join(" AND "),
+    );
+    sql
+}
+
+fn raw_stats(query: &LogQuery) -> Sql {
+    let mut sql = Sql { text: String::new(), params: Vec::new() };
+    let bucket = sql.bind(SqlParam::Int(clamp(query.bucket_ms())));
+    let conditions = query.filter.conditions(&mut sql);
+    let group = query.group_by.map_or("NULL", GroupBy::column);
+    sql.text = format!(
+        "SELECT CAST(time_ms AS INTEGER) / CAST({bucket} AS INTEGER) * CAST({bucket} AS INTEGER) AS t, {group} AS g, COUNT(*), SUM(status >= 400), \
+         COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0), TOTAL(cost_usd), SUM(cache IN ('hit', 'semantic')), \
+         SUM(cache IN ('hit', 'semantic', 'miss', 'refresh')), {}, {} FROM requests WHERE {conditions} GROUP BY t, g ORDER BY t, g",
+        histogram_sums(|i| format!("COALESCE(SUM(latency_bucket = {i}), 0)")),
+        histogram_sums(|i| format!("COALESCE(SUM(ttft_bucket = {i}), 0)")),
     );
     sql
 }
@@ -434,14 +453,18 @@ mod tests {
     }
 
     #[test]
-    fn stats_group_by_a_listed_column_only() {
-        let query = parse("group_by=key&bucket_ms=60000").unwrap();
-        let sql = stats(&query);
-        assert!(sql.text.contains("key_id AS g"));
-        assert_eq!(sql.params.first(), Some(&SqlParam::Int(60_000)));
-        let totals = totals(&query);
-        assert!(totals.text.contains("SELECT 0 AS b, NULL AS g"));
-        assert_eq!(totals.params.first(), Some(&SqlParam::Int(i64::try_from(query.filter.from_ms).unwrap())));
+    fn stats_read_rollups_when_they_can_and_requests_otherwise() {
+        let day = parse("from=1000000&to=87400000&group_by=key&route=demo").unwrap();
+        assert!(uses_rollups(&day), "15-minute buckets, a dimension filter");
+        let sql = stats(&day);
+        assert!(sql.text.contains("FROM request_rollups") && sql.text.contains("NULLIF(key_id, '') AS g") && sql.text.contains("route = ?4"));
+        assert_eq!(effective_range(&day), (900_000, 88_200_000));
+        let filtered = parse("from=1000000&to=87400000&status=5xx").unwrap();
+        assert!(!uses_rollups(&filtered));
+        assert!(stats(&filtered).text.contains("FROM requests"));
+        let hour = parse("from=0&to=3600000").unwrap();
+        assert!(!uses_rollups(&hour), "30-second buckets are finer than the rollups");
+        assert_eq!(effective_range(&hour), (0, 3_600_000));
     }
 
     #[test]

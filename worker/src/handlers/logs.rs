@@ -4,7 +4,9 @@
 
 use edgeway_core::keys::record::KeyRecord;
 use edgeway_core::limits::{period_start_ms, BudgetPeriod};
+use edgeway_core::log::histogram::BUCKETS;
 use edgeway_core::log::query::{self, Cursor, LogQuery};
+use edgeway_core::log::stats::{self as log_stats, StatsRow};
 use edgeway_core::GatewayError;
 use js_sys::{Array, Reflect};
 use wasm_bindgen::JsValue;
@@ -60,25 +62,36 @@ pub async fn record(env: &Env, request_id: &str) -> Result<Response, GatewayErro
     Ok(respond::json(200, format!(r#"{{"record":{record}}}"#)))
 }
 
-/// Totals for a range with no requests.
-const EMPTY_TOTALS: &str = r#"{"requests":0,"errors":0,"latency_p50":null,"latency_p95":null,"latency_p99":null,"ttft_p50":null,"ttft_p95":null,"ttft_p99":null,"tokens_in":0,"tokens_out":0,"cost_usd":0,"cache_hits":0,"cache_lookups":0}"#;
-
 /// `GET /admin/api/stats`: aggregates per bucket (and group), and totals.
 pub async fn stats(request: &Request, env: &Env, now_ms: u64) -> Result<Response, GatewayError> {
     let query = parse(request, now_ms)?;
     let db = d1::database(env)?;
-    let points = d1::rows(&d1::prepare(&db, &query::stats(&query))?).await?;
-    let totals = d1::rows(&d1::prepare(&db, &query::totals(&query))?).await?;
-    let totals = if totals.length() == 0 { EMPTY_TOTALS.to_owned() } else { d1::to_json(&totals.get(0)) };
-    let body = format!(
-        r#"{{"from":{},"to":{},"bucket_ms":{},"group_by":{},"totals":{totals},"points":{}}}"#,
-        query.filter.from_ms,
-        query.filter.to_ms,
-        query.bucket_ms(),
-        json_string(query.group_by.map(query::GroupBy::name)),
-        d1::to_json(&points),
-    );
+    let rows = d1::raw_rows(&d1::prepare(&db, &query::stats(&query))?).await?;
+    let rows: Vec<StatsRow> = rows.iter().map(|row| stats_row(&Array::from(&row))).collect();
+    let (from, to) = query::effective_range(&query);
+    let report = log_stats::report(&rows, from, to, query.bucket_ms(), query.group_by.map(query::GroupBy::name));
+    let body = serde_json::to_string(&report).map_err(|e| GatewayError::Internal { message: e.to_string() })?;
     Ok(respond::json(200, body))
+}
+
+/// A stats row from its values, in `query::stats`' column order.
+fn stats_row(values: &Array) -> StatsRow {
+    let number = |i: usize| values.get(u32::try_from(i).unwrap_or(u32::MAX)).as_f64().unwrap_or(0.0);
+    let count = |i: usize| number(i).max(0.0) as u64;
+    let histogram = |start: usize| std::array::from_fn(|i| count(start + i));
+    StatsRow {
+        t: count(0),
+        group: values.get(1).as_string(),
+        requests: count(2),
+        errors: count(3),
+        tokens_in: count(4),
+        tokens_out: count(5),
+        cost_usd: number(6),
+        cache_hits: count(7),
+        cache_lookups: count(8),
+        latency: histogram(9),
+        ttft: histogram(9 + BUCKETS),
+    }
 }
 
 /// `GET /admin/api/audit`: admin actions, newest first.

@@ -1,9 +1,10 @@
-//! The log queue's consumer: each batch of records becomes one D1 batch of
-//! inserts (one round trip, one transaction), so the database sees a few
-//! writes a second however busy the gateway is. A failed batch is retried
-//! by the queue; inserts ignore records already stored.
+//! The log queue's consumer: each batch of records becomes one D1 batch
+//! (one round trip, one transaction) that adds each record to its rollup
+//! and stores it, so the database sees a few writes a second however busy
+//! the gateway is. A failed batch is retried by the queue; records already
+//! stored are neither counted nor stored again.
 
-use edgeway_core::log::store::INSERT_REQUEST;
+use edgeway_core::log::store::{add_to_rollup, insert_request};
 use wasm_bindgen::JsValue;
 use worker::{Env, MessageBatch};
 
@@ -27,6 +28,12 @@ pub async fn store(env: &Env, lines: &[JsValue]) -> Result<(), edgeway_core::Gat
         return Ok(());
     }
     let db = d1::database(env)?;
-    let statements = lines.iter().map(|line| d1::statement(&db, INSERT_REQUEST, std::slice::from_ref(line))).collect::<Result<Vec<_>, _>>()?;
+    let (rollup, insert) = (add_to_rollup(), insert_request());
+    let mut statements = Vec::with_capacity(lines.len() * 2);
+    for line in lines {
+        // The rollup first: it counts the record only while it is not stored.
+        statements.push(d1::statement(&db, &rollup, std::slice::from_ref(line))?);
+        statements.push(d1::statement(&db, &insert, std::slice::from_ref(line))?);
+    }
     d1::batch(&db, statements).await
 }

@@ -45,6 +45,14 @@ pub async fn rows(statement: &D1PreparedStatement) -> Result<Array, GatewayError
     Ok(rows.dyn_into_array())
 }
 
+/// Runs a statement and returns its rows as arrays of values, in column
+/// order.
+pub async fn raw_rows(statement: &D1PreparedStatement) -> Result<Array, GatewayError> {
+    let promise = statement.inner().raw().map_err(|e| unavailable(&describe(&e)))?;
+    let rows = JsFuture::from(promise).await.map_err(|e| unavailable(&describe(&e)))?;
+    Ok(rows.dyn_into_array())
+}
+
 /// Rows as a JSON array.
 pub fn to_json(value: &JsValue) -> String {
     js_sys::JSON::stringify(value).ok().and_then(|s| s.as_string()).unwrap_or_else(|| "null".to_owned())

@@ -1,7 +1,7 @@
 //! The daily retention run (a cron trigger): deletes request records and
-//! audit entries older than `[logs] retention_days`.
+//! rollups and audit entries older than `[logs] retention_days`.
 
-use edgeway_core::log::store::{retention_cutoff_ms, DELETE_AUDIT_BEFORE, DELETE_REQUESTS_BEFORE};
+use edgeway_core::log::store::{retention_cutoff_ms, DELETE_AUDIT_BEFORE, DELETE_REQUESTS_BEFORE, DELETE_ROLLUPS_BEFORE};
 use wasm_bindgen::JsValue;
 use worker::Env;
 
@@ -15,7 +15,11 @@ pub async fn run(env: &Env) {
     let outcome = async {
         let db = d1::database(env)?;
         let before = [JsValue::from_f64(cutoff as f64)];
-        let statements = vec![d1::statement(&db, DELETE_REQUESTS_BEFORE, &before)?, d1::statement(&db, DELETE_AUDIT_BEFORE, &before)?];
+        let statements = vec![
+            d1::statement(&db, DELETE_REQUESTS_BEFORE, &before)?,
+            d1::statement(&db, DELETE_ROLLUPS_BEFORE, &before)?,
+            d1::statement(&db, DELETE_AUDIT_BEFORE, &before)?,
+        ];
         d1::batch(&db, statements).await
     }
     .await;
