@@ -26,7 +26,7 @@ async function getJson(path) {
 }
 
 test('a request reaches D1 through the queue with everything the dashboard shows', async () => {
-  const res = await chat(ask('demo', 'log me'), { headers: { 'x-edgeway-metadata': '{"team":"search","run":7}', 'user-agent': 'edgeway-test/1.0' } });
+  const res = await chat(ask('demo', 'log me', { user: 'end-user-9' }), { headers: { 'x-edgeway-metadata': '{"team":"search","run":7}', 'user-agent': 'edgeway-test/1.0' } });
   assert.equal(res.status, 200);
   const id = res.headers.get('x-request-id');
   const record = await storedRecord(id);
@@ -36,6 +36,7 @@ test('a request reaches D1 through the queue with everything the dashboard shows
   assert.equal(record.model, 'echo');
   assert.equal(record.status, 200);
   assert.equal(record.key_id, 'dev');
+  assert.equal(record.user_id, 'end-user-9', 'the request\'s `user` field names the end user');
   assert.equal(record.user_agent, 'edgeway-test/1.0');
   assert.deepEqual(record.metadata, { team: 'search', run: 7 });
   assert.deepEqual(record.attempts.map((a) => [a.target, a.outcome]), [['demo/echo', 'ok']]);
@@ -57,6 +58,17 @@ test('a fallback\'s record tells each attempt', async () => {
   assert.equal(res.status, 200);
   const record = await storedRecord(res.headers.get('x-request-id'));
   assert.deepEqual(record.attempts.map((a) => [a.target, a.outcome, a.status ?? null]), [['demo/fail-503', 'fallback', 503], ['demo/echo', 'ok', 200]]);
+  // Each attempt says when it started, after the one before it ended.
+  const [first, second] = record.attempts;
+  assert.ok(second.start_ms >= first.start_ms + first.latency_ms, JSON.stringify(record.attempts));
+  assert.ok(second.start_ms + second.latency_ms <= record.latency_ms);
+});
+
+test('retries show their backoff as time between attempts', async () => {
+  const res = await chat(ask('demo-retry', 'retry me'));
+  const { attempts } = await storedRecord(res.headers.get('x-request-id'));
+  assert.deepEqual(attempts.map((a) => a.outcome), ['retry', 'retry', 'ok']);
+  for (let i = 1; i < attempts.length; i++) assert.ok(attempts[i].start_ms >= attempts[i - 1].start_ms + attempts[i - 1].latency_ms);
 });
 
 test('bodies are kept only where the route says so, redacted, and never under zero retention', async () => {

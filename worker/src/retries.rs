@@ -73,7 +73,8 @@ pub async fn run<A>(ctx: &mut RequestContext, plan: Plan<'_>, mut attempt: impl 
         }
         let started = runtime::now_ms();
         if let Admission::Rejected { .. } = breakers::admit(&target_name, started) {
-            record(ctx, target, "skipped", None, None, 0);
+            let now = runtime::now_ms();
+            record(ctx, target, "skipped", None, None, now, now);
             next = schedule.skip();
             continue;
         }
@@ -85,7 +86,7 @@ pub async fn run<A>(ctx: &mut RequestContext, plan: Plan<'_>, mut attempt: impl 
             Ok(answer) => {
                 let now = runtime::now_ms();
                 breakers::on_success(&target_name, now);
-                record(ctx, target, "ok", Some(200), None, now.saturating_sub(started));
+                record(ctx, target, "ok", Some(200), None, started, now);
                 return Ok((answer, target.clone()));
             }
             Err(failure) => {
@@ -107,7 +108,7 @@ pub async fn run<A>(ctx: &mut RequestContext, plan: Plan<'_>, mut attempt: impl 
                     AttemptFailure::Status { status, .. } => Some(*status),
                     _ => None,
                 };
-                record(ctx, target, outcome, status, Some(failure.error.to_string()), now.saturating_sub(started));
+                record(ctx, target, outcome, status, Some(failure.error.to_string()), started, now);
                 last_failure = Some(failure);
             }
         }
@@ -138,10 +139,12 @@ fn give_up(ctx: &RequestContext, last: Option<Failure>, route: &Route) -> Gatewa
     }
 }
 
-fn record(ctx: &mut RequestContext, target: &Target, outcome: &'static str, status: Option<u16>, error: Option<String>, latency_ms: u64) {
+/// Notes an attempt that ran from `started` to `ended` (ms since epoch).
+fn record(ctx: &mut RequestContext, target: &Target, outcome: &'static str, status: Option<u16>, error: Option<String>, started: u64, ended: u64) {
+    let start_ms = started.saturating_sub(ctx.started_ms);
     if let Some(log) = &mut ctx.log {
         log.provider = Some(target.provider.clone());
         log.model = Some(target.model.clone());
-        log.attempts.push(AttemptLog { target: target.to_string(), outcome, status, error, latency_ms });
+        log.attempts.push(AttemptLog { target: target.to_string(), outcome, status, error, start_ms, latency_ms: ended.saturating_sub(started) });
     }
 }

@@ -44,6 +44,8 @@ export interface Attempt {
   outcome: 'ok' | 'retry' | 'fallback' | 'failed' | 'skipped' | 'unsupported' | string;
   status?: number;
   error?: string;
+  /** When the attempt started, in ms after the request arrived. */
+  start_ms?: number;
   latency_ms: number;
 }
 

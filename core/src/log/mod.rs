@@ -177,6 +177,9 @@ pub struct AttemptLog {
     /// What went wrong, for failed attempts (no secrets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// When the attempt started, in ms after the request arrived (so the
+    /// waits between attempts show).
+    pub start_ms: u64,
     /// Start of the attempt to its outcome (ms).
     pub latency_ms: u64,
 }

@@ -41,6 +41,10 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
     if let Some(log) = &mut ctx.log {
         log.route = Some(route.name.clone());
         log.stream = chat.is_stream();
+        // A token's `sub` names the end user; otherwise OpenAI's `user` field does.
+        if log.user_id.is_none() {
+            log.user_id = chat.user.as_ref().map(|u| u.chars().take(256).collect());
+        }
     }
     gate::pass(request, env, ctx, caller, route, estimated_tokens(&chat)).await?;
     if stores_bodies(request, route, caller) {

@@ -102,23 +102,27 @@ function prettyJson(text: string): string {
 }
 
 /**
- * The attempts as bars on one time axis, in order. The record has each
- * attempt's duration but not its start, so the bars are laid end to end:
- * the gaps between attempts (backoff) are not drawn.
+ * The attempts as bars on one time axis from the request's arrival: each
+ * starts where it started, so the waits between attempts (backoff) show.
+ * (Records from before attempts had `start_ms` are laid end to end.)
  */
 function timeline(attempts: Attempt[], cache: string | undefined): HTMLElement {
   if (!attempts.length) return empty(cache === 'hit' ? 'No upstream call: answered from the cache.' : 'No upstream attempt was made.');
-  const total = Math.max(1, attempts.reduce((sum, a) => sum + a.latency_ms, 0));
-  let start = 0;
+  let cursor = 0;
+  const spans = attempts.map((a) => {
+    const begin = a.start_ms ?? cursor;
+    cursor = begin + a.latency_ms;
+    return begin;
+  });
+  const total = Math.max(1, ...attempts.map((a, i) => spans[i] + a.latency_ms));
   const items = attempts.map((a, i) => {
-    const left = (start / total) * 100;
+    const left = (spans[i] / total) * 100;
     const width = Math.max((a.latency_ms / total) * 100, 0.5);
-    start += a.latency_ms;
     // Set through CSSOM, not a style attribute: a strict CSP allows this.
     const bar = h('div', { class: 'attempt-bar' });
     bar.style.marginLeft = `${left}%`;
     bar.style.width = `${width}%`;
-    const facts = [a.outcome, a.status !== undefined && `HTTP ${a.status}`, format.ms(a.latency_ms)].filter(Boolean).join(' · ');
+    const facts = [a.outcome, a.status !== undefined && `HTTP ${a.status}`, format.ms(a.latency_ms), a.start_ms !== undefined && `at +${format.ms(a.start_ms)}`].filter(Boolean).join(' · ');
     return h(
       'li',
       { class: `attempt outcome-${a.outcome}`, 'data-outcome': a.outcome },
@@ -127,6 +131,6 @@ function timeline(attempts: Attempt[], cache: string | undefined): HTMLElement {
       a.error ? h('div', { class: 'attempt-error' }, a.error) : null,
     );
   });
-  const axis = h('div', { class: 'timeline-axis muted' }, h('span', {}, '0 ms'), h('span', {}, `${format.ms(total)} upstream, end to end`));
+  const axis = h('div', { class: 'timeline-axis muted' }, h('span', {}, '0 ms (arrival)'), h('span', {}, format.ms(total)));
   return h('div', {}, h('ol', { class: 'timeline' }, ...items), axis);
 }
