@@ -26,6 +26,7 @@ bench: setup worker sdk
 	node bench/cache.mjs
 	node bench/sdk-size.mjs
 	node bench/logs.mjs
+	cargo run -q --release -p edgeway-core --example tier_costs
 
 ## Deploy to Cloudflare (README.md, "Deploy", lists the one-time steps).
 deploy: setup worker www

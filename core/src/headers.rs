@@ -41,3 +41,8 @@ pub const CACHE_NAMESPACE: &str = "x-edgeway-cache-namespace";
 pub const METADATA: &str = "x-edgeway-metadata";
 /// `true`: store no prompt or answer for this request, whatever the route says.
 pub const ZERO_RETENTION: &str = "x-edgeway-zero-retention";
+/// The complexity tier that served a request; on a request, a tier to pin
+/// (where the key allows overrides).
+pub const TIER: &str = "x-edgeway-tier";
+/// How the tier was chosen: the score and what made it.
+pub const TIER_REASON: &str = "x-edgeway-tier-reason";

@@ -31,3 +31,4 @@ pub mod log;
 pub mod providers;
 pub mod relay;
 pub mod reliability;
+pub mod routing;

@@ -111,6 +111,18 @@ async fn next_text(stream: &ChatStream) -> Result<Option<String>, JsValue> {
     Ok(Some(path(&result, &["value", "choices", "0", "delta", "content"]).as_string().unwrap_or_default()))
 }
 
+/// Reads a stream that must fail: the chunks that came first, and the error.
+async fn read_until_error(stream: &ChatStream) -> (usize, JsValue) {
+    let mut chunks = 0;
+    loop {
+        match next_text(stream).await {
+            Ok(Some(_)) => chunks += 1,
+            Ok(None) => panic!("the stream ended cleanly"),
+            Err(error) => return (chunks, error),
+        }
+    }
+}
+
 fn content(completion: &JsValue) -> String {
     path(completion, &["choices", "0", "message", "content"]).as_string().unwrap()
 }
@@ -249,14 +261,7 @@ async fn timeouts_reject_a_slow_answer_and_a_stalled_stream() {
     assert!(Date::now() - started < 1_400.0);
 
     let stream = stream(&client, request("demo-stall", "stall"), Some(object(&[("timeoutMs", 800.into())])));
-    let mut chunks = 0;
-    let error = loop {
-        match next_text(&stream).await {
-            Ok(Some(_)) => chunks += 1,
-            Ok(None) => panic!("the stalled stream ended"),
-            Err(error) => break error,
-        }
-    };
+    let (chunks, error) = read_until_error(&stream).await;
     assert!(chunks >= 1, "the words before the stall arrived");
     expect_code(Err(error), "timeout");
 }
@@ -314,13 +319,7 @@ async fn a_stream_is_retried_before_its_first_chunk_and_never_after() {
     // Dropped after three words: the app has seen part of the answer, so
     // the SDK reports the failure instead of sending the call again.
     let dropped = stream(&client, request("demo-drop", "cut short"), None);
-    let error = loop {
-        match next_text(&dropped).await {
-            Ok(Some(_)) => {}
-            Ok(None) => panic!("the dropped stream ended cleanly"),
-            Err(error) => break error,
-        }
-    };
+    let (_, error) = read_until_error(&dropped).await;
     expect_code(Err(error), "stream_interrupted");
     assert_eq!(attempts.borrow().len(), 4);
 }

@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../harness/browser.mjs';
 import { build } from 'vite';
 import { GATEWAY, createKey } from '../e2e/helpers.mjs';
 import { repoRoot, tempDir } from '../harness/processes.mjs';
@@ -46,12 +46,7 @@ before(async () => {
   [app, plain] = await Promise.all([serve(join(appDir, 'dist')), serve(pkg, { '/': plainPage })]);
   ({ key } = await createKey({ kind: 'publishable', origins: [app.origin, plain.origin] }));
 
-  browser = await chromium.launch({
-    // Playwright gives the browser a fresh temporary profile of its own.
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../harness/browser.mjs';
 import { ADMIN_TOKEN, GATEWAY, admin, ask, cacheWrite, chat, waitFor } from '../e2e/helpers.mjs';
 import { repoRoot } from '../harness/processes.mjs';
 
@@ -31,12 +31,7 @@ const sent = {};
 
 before(async () => {
   mkdirSync(shots, { recursive: true });
-  browser = await chromium.launch({
-    // Playwright gives the browser a fresh temporary profile of its own.
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   desktop = await newPage(DESKTOP);
 });
 

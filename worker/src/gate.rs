@@ -17,7 +17,7 @@ use crate::{limiter, runtime};
 pub async fn pass(request: &Request, env: &Env, ctx: &mut RequestContext, caller: &Caller, route: &Route, estimated_tokens: u64) -> Result<(), GatewayError> {
     caller.check_route(&route.name)?;
     if !caller.may_override() {
-        for name in [headers::TARGET, headers::FALLBACK] {
+        for name in [headers::TARGET, headers::FALLBACK, headers::TIER] {
             if request.headers().get(name).ok().flatten().is_some() {
                 return Err(GatewayError::RouteNotAllowed { message: format!("this key may not send {name}"), param: name.to_owned() });
             }

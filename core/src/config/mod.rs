@@ -10,7 +10,7 @@ mod validate;
 
 use std::collections::BTreeMap;
 
-pub use raw::{RawBreaker, RawCache, RawConfig, RawGateway, RawPrice, RawProvider, RawRetry, RawRoute, RawTarget, RawTimeouts};
+pub use raw::{RawBreaker, RawCache, RawConfig, RawGateway, RawPrice, RawProvider, RawRetry, RawRoute, RawTarget, RawTier, RawTimeouts};
 
 use crate::reliability::attempts::RetryPolicy;
 pub use validate::{ConfigError, ConfigErrors};
@@ -154,6 +154,43 @@ pub struct Route {
     /// Store prompts and answers (redacted) with the logs.
     #[serde(default)]
     pub log_bodies: bool,
+    /// Complexity tiers, in order; empty for an ordinary route.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<Tier>,
+    /// How a tiered route scores requests (`None` on an ordinary route).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complexity: Option<crate::routing::tiers::Weights>,
+}
+
+/// One tier of a complexity-routed route.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Tier {
+    /// Its name (`x-edgeway-tier`).
+    pub name: String,
+    /// Requests scoring below this come here; `None` on the last tier.
+    pub below: Option<i32>,
+    /// Its targets.
+    pub targets: Vec<Target>,
+    /// Its groups, as a route's.
+    pub groups: Vec<Vec<Weighted>>,
+}
+
+impl crate::routing::tiers::TierBound for Tier {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn below(&self) -> Option<i32> {
+        self.below
+    }
+}
+
+impl Route {
+    /// This route as tier `index` serves it: the tier's targets and groups.
+    pub fn for_tier(&self, index: usize) -> Option<Self> {
+        let tier = self.tiers.get(index)?;
+        Some(Self { targets: tier.targets.clone(), groups: tier.groups.clone(), ..self.clone() })
+    }
 }
 
 /// A target with its share of its group's traffic.

@@ -181,6 +181,25 @@ pub struct RawRoute {
     /// `x-edgeway-zero-retention: true`, turns it off for a request.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub log_bodies: bool,
+    /// Instead of `targets`: tiers for complexity routing, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<RawTier>,
+    /// The scoring weights of a route with tiers (defaults when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complexity: Option<crate::routing::tiers::Weights>,
+}
+
+/// One tier of an `auto` route: `{ name = "small", targets = [...], below = 20 }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTier {
+    /// The tier's name, shown in `x-edgeway-tier`.
+    pub name: String,
+    /// Its targets, like a route's.
+    pub targets: Vec<RawTarget>,
+    /// Requests scoring below this go to this tier (absent on the last).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub below: Option<i32>,
 }
 
 /// A route's `cache = { ... }`; every field optional.

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::raw::{RawCache, RawConfig, RawProvider, RawRetry, RawTarget, RawTimeouts};
-use super::{Config, Logs, Provider, ProviderKind, Route, Target, Timeouts, Weighted, DEFAULT_RETENTION_DAYS};
+use super::raw::{RawCache, RawConfig, RawProvider, RawRetry, RawRoute, RawTarget, RawTimeouts};
+use super::{Config, Logs, Provider, ProviderKind, Route, Target, Tier, Timeouts, Weighted, DEFAULT_RETENTION_DAYS};
 use crate::cache::policy::{self, CachePolicy};
 use crate::demo::DemoModel;
 use crate::pricing::{Price, PriceTable};
@@ -119,53 +119,32 @@ pub(super) fn validate(raw: &RawConfig) -> Result<Config, ConfigErrors> {
         if !is_valid_alias(alias) {
             problems.add(&path, "a route name may use letters, digits, '.', '-', '_', ':' and '/' only");
         }
-        // A plain list is one group per target (ordered fallback); a list
-        // with any weight is one load-balanced group; `groups` is explicit.
-        let raw_groups: Vec<(String, Vec<RawTarget>)> = match (route.targets.is_empty(), route.groups.is_empty()) {
-            (false, false) => {
-                problems.add(&path, "give either `targets` or `groups`, not both");
-                Vec::new()
+        let (mut targets, mut groups) = if route.tiers.is_empty() {
+            target_groups(&route.targets, &route.groups, &path, raw, &mut problems)
+        } else {
+            if !route.targets.is_empty() || !route.groups.is_empty() {
+                problems.add(&path, "a route with `tiers` lists its targets in its tiers, not in `targets` or `groups`");
             }
-            (true, true) => {
-                problems.add(format!("{path}.targets"), "a route needs at least one target");
-                Vec::new()
-            }
-            (false, true) if route.targets.iter().any(|t| matches!(t, RawTarget::Weighted { .. })) => {
-                vec![(format!("{path}.targets"), route.targets.clone())]
-            }
-            (false, true) => route.targets.iter().enumerate().map(|(i, t)| (format!("{path}.targets[{i}]"), vec![t.clone()])).collect(),
-            (true, false) => route.groups.iter().enumerate().map(|(g, group)| (format!("{path}.groups[{g}]"), group.clone())).collect(),
+            (Vec::new(), Vec::new())
         };
-        let single = route.groups.is_empty() && !route.targets.iter().any(|t| matches!(t, RawTarget::Weighted { .. }));
-        let mut targets = Vec::new();
-        let mut groups = Vec::new();
-        for (group_path, group) in raw_groups {
-            if group.is_empty() {
-                problems.add(&group_path, "a group needs at least one target");
-            }
-            let mut members = Vec::new();
-            for (i, entry) in group.iter().enumerate() {
-                // Plain ordered targets keep their `targets[i]` path.
-                let target_path = if single { group_path.clone() } else { format!("{group_path}[{i}]") };
-                let (spec, weight) = match entry {
-                    RawTarget::Plain(spec) => (spec, 1),
-                    RawTarget::Weighted { target, weight } => (target, *weight),
-                };
-                if weight == 0 {
-                    problems.add(format!("{target_path}.weight"), "must be at least 1");
-                }
-                let Some(target) = parse_target(spec, &target_path, raw, &mut problems) else { continue };
-                targets.push(target.clone());
-                members.push(Weighted { target, weight: weight.max(1) });
-            }
-            groups.push(members);
+        let tiers = validate_tiers(route, &path, raw, &mut problems);
+        if let Some(first) = tiers.first() {
+            // Every tier's targets are the route's (for listing and checks);
+            // a request is sent to its tier's own groups.
+            targets = tiers.iter().flat_map(|t| t.targets.iter().cloned()).collect();
+            groups.clone_from(&first.groups);
         }
         let route_timeouts = self::timeouts(&route.timeouts, timeouts, &format!("{path}.timeouts"), &mut problems);
         let retry_path = if route.retry == RawRetry::default() { "retry".to_owned() } else { format!("{path}.retry") };
         let Some(retry) = retry_policy(&merge_retry(&route.retry, &default_retry), &retry_path, &mut problems) else { continue };
         routes.insert(
             alias.clone(),
-            Route { name: alias.clone(), description: route.description.clone(), targets, groups, timeouts: route_timeouts, retry, cache: cache_policy(route.cache.as_ref(), &path, &mut problems), log_bodies: route.log_bodies },
+            Route { name: alias.clone(), description: route.description.clone(), targets, groups, timeouts: route_timeouts, retry,
+                cache: cache_policy(route.cache.as_ref(), &path, &mut problems),
+                log_bodies: route.log_bodies,
+                tiers,
+                complexity: (!route.tiers.is_empty()).then(|| route.complexity.clone().unwrap_or_default()),
+            },
         );
     }
 
@@ -179,6 +158,80 @@ pub(super) fn validate(raw: &RawConfig) -> Result<Config, ConfigErrors> {
     } else {
         Err(ConfigErrors(problems.0))
     }
+}
+
+/// A target list's targets and its groups: a plain list is one group per
+/// target (ordered fallback), a list with any weight one load-balanced
+/// group, and `groups` explicit groups tried in order.
+fn target_groups(
+    list: &[RawTarget],
+    explicit: &[Vec<RawTarget>],
+    path: &str,
+    raw: &RawConfig,
+    problems: &mut Problems,
+) -> (Vec<Target>, Vec<Vec<Weighted>>) {
+    let raw_groups: Vec<(String, Vec<RawTarget>)> = match (list.is_empty(), explicit.is_empty()) {
+        (false, false) => {
+            problems.add(path, "give either `targets` or `groups`, not both");
+            Vec::new()
+        }
+        (true, true) => {
+            problems.add(format!("{path}.targets"), "a route needs at least one target");
+            Vec::new()
+        }
+        (false, true) if list.iter().any(|t| matches!(t, RawTarget::Weighted { .. })) => vec![(format!("{path}.targets"), list.to_vec())],
+        (false, true) => list.iter().enumerate().map(|(i, t)| (format!("{path}.targets[{i}]"), vec![t.clone()])).collect(),
+        (true, false) => explicit.iter().enumerate().map(|(g, group)| (format!("{path}.groups[{g}]"), group.clone())).collect(),
+    };
+    let single = explicit.is_empty() && !list.iter().any(|t| matches!(t, RawTarget::Weighted { .. }));
+    let mut targets = Vec::new();
+    let mut groups = Vec::new();
+    for (group_path, group) in raw_groups {
+        if group.is_empty() {
+            problems.add(&group_path, "a group needs at least one target");
+        }
+        let mut members = Vec::new();
+        for (i, entry) in group.iter().enumerate() {
+            // Plain ordered targets keep their `targets[i]` path.
+            let target_path = if single { group_path.clone() } else { format!("{group_path}[{i}]") };
+            let (spec, weight) = match entry {
+                RawTarget::Plain(spec) => (spec, 1),
+                RawTarget::Weighted { target, weight } => (target, *weight),
+            };
+            if weight == 0 {
+                problems.add(format!("{target_path}.weight"), "must be at least 1");
+            }
+            let Some(target) = parse_target(spec, &target_path, raw, problems) else { continue };
+            targets.push(target.clone());
+            members.push(Weighted { target, weight: weight.max(1) });
+        }
+        groups.push(members);
+    }
+    (targets, groups)
+}
+
+/// An `auto` route's tiers, in order: each names its targets (a plain or
+/// weighted list) and, but the last, the score it takes requests below.
+fn validate_tiers(route: &RawRoute, path: &str, raw: &RawConfig, problems: &mut Problems) -> Vec<Tier> {
+    let mut tiers: Vec<Tier> = Vec::new();
+    let count = route.tiers.len();
+    for (i, tier) in route.tiers.iter().enumerate() {
+        let tier_path = format!("{path}.tiers[{i}]");
+        if tier.name.is_empty() || tiers.iter().any(|t| t.name == tier.name) {
+            problems.add(format!("{tier_path}.name"), "each tier needs a name of its own");
+        }
+        match (tier.below, i + 1 == count) {
+            (Some(_), true) => problems.add(format!("{tier_path}.below"), "the last tier takes every score left: it has no `below`"),
+            (None, false) => problems.add(format!("{tier_path}.below"), "every tier but the last needs `below`, the score it takes requests under"),
+            (Some(below), false) if tiers.last().and_then(|t| t.below).is_some_and(|previous| below <= previous) => {
+                problems.add(format!("{tier_path}.below"), "must be greater than the tier before's")
+            }
+            _ => {}
+        }
+        let (targets, groups) = target_groups(&tier.targets, &[], &tier_path, raw, problems);
+        tiers.push(Tier { name: tier.name.clone(), below: tier.below, targets, groups });
+    }
+    tiers
 }
 
 fn validate_provider(name: &str, raw: &RawProvider, problems: &mut Problems) -> Option<Provider> {
@@ -401,6 +454,44 @@ mod tests {
 
     fn messages(raw: &RawConfig) -> Vec<String> {
         Config::from_raw(raw).unwrap_err().0.iter().map(ToString::to_string).collect()
+    }
+
+    fn tier(name: &str, targets: &[&str], below: Option<i32>) -> super::super::raw::RawTier {
+        super::super::raw::RawTier { name: name.into(), targets: targets.iter().map(|t| RawTarget::from(*t)).collect(), below }
+    }
+
+    #[test]
+    fn a_route_with_tiers_serves_each_tier_from_its_own_targets() {
+        let mut raw = base();
+        let tiers = vec![tier("small", &["demo/echo"], Some(20)), tier("large", &["openai/gpt-4o", "demo/echo"], None)];
+        raw.routes.insert("auto".into(), RawRoute { tiers, ..Default::default() });
+        let config = Config::from_raw(&raw).unwrap();
+        let auto = config.route("auto").unwrap();
+        assert_eq!(auto.targets.len(), 3, "every tier's targets are the route's");
+        let large = auto.for_tier(1).unwrap();
+        assert_eq!(large.targets, vec![Target { provider: "openai".into(), model: "gpt-4o".into() }, Target { provider: "demo".into(), model: "echo".into() }]);
+        assert_eq!(large.groups.len(), 2, "an ordered fallback list");
+        assert!(auto.for_tier(2).is_none());
+    }
+
+    #[test]
+    fn tiers_are_checked() {
+        let cases: [(Vec<super::super::raw::RawTier>, &str); 5] = [
+            (vec![tier("a", &["demo/echo"], None), tier("b", &["demo/echo"], None)], "routes.auto.tiers[0].below"),
+            (vec![tier("a", &["demo/echo"], Some(10)), tier("b", &["demo/echo"], Some(20))], "routes.auto.tiers[1].below"),
+            (vec![tier("a", &["demo/echo"], Some(30)), tier("b", &["demo/echo"], Some(20)), tier("c", &["demo/echo"], None)], "routes.auto.tiers[1].below"),
+            (vec![tier("a", &["demo/echo"], Some(10)), tier("a", &["demo/echo"], None)], "routes.auto.tiers[1].name"),
+            (vec![tier("a", &[], None)], "routes.auto.tiers[0].targets"),
+        ];
+        for (tiers, path) in cases {
+            let mut raw = base();
+            raw.routes.insert("auto".into(), RawRoute { tiers, ..Default::default() });
+            let problems = messages(&raw);
+            assert!(problems.iter().any(|m| m.starts_with(path)), "{path}: {problems:?}");
+        }
+        let mut both = base();
+        both.routes.insert("auto".into(), RawRoute { tiers: vec![tier("a", &["demo/echo"], None)], ..route(&["demo/echo"]) });
+        assert!(messages(&both).iter().any(|m| m.contains("lists its targets in its tiers")));
     }
 
     #[test]

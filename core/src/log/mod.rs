@@ -104,6 +104,12 @@ pub struct RequestLog {
     /// Route (model alias) used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
+    /// The complexity tier chosen, on a route with tiers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    /// Why that tier: the score and what made it (or that it was pinned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier_reason: Option<String>,
     /// Provider that answered, or was last tried.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
@@ -216,6 +222,8 @@ impl RequestLog {
             metadata: None,
             limiter: None,
             route: None,
+            tier: None,
+            tier_reason: None,
             provider: None,
             model: None,
             status: 200,

@@ -14,6 +14,7 @@ use edgeway_core::log::RequestLog;
 use edgeway_core::openai::parse_chat_request;
 use edgeway_core::openai::ChatRequest;
 use edgeway_core::pricing::format_usd;
+use edgeway_core::routing::{features, tiers};
 use edgeway_core::{tokens, GatewayError};
 use worker::{Env, Request, Response};
 
@@ -38,6 +39,8 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
     let body = body::read_limited(request, config.max_request_bytes).await?;
     let chat = parse_chat_request(&body)?;
     let route = config.route_for(&chat.model)?;
+    let tiered = choose_tier(request, route, &chat, ctx)?;
+    let route = tiered.as_ref().unwrap_or(route);
     if let Some(log) = &mut ctx.log {
         log.route = Some(route.name.clone());
         log.stream = chat.is_stream();
@@ -101,6 +104,42 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
     Ok(response)
 }
 
+/// On a route with tiers, the route as the request's tier serves it: the
+/// tier the caller pinned (`x-edgeway-tier`; the gate checks the key may),
+/// or the one its complexity calls for. The choice and its reason go in
+/// the response headers and the log. `None` for an ordinary route.
+fn choose_tier(request: &Request, route: &Route, chat: &ChatRequest, ctx: &mut RequestContext) -> Result<Option<Route>, GatewayError> {
+    if route.tiers.is_empty() {
+        return Ok(None);
+    }
+    let pinned = request.headers().get(headers::TIER).ok().flatten();
+    let (index, reason) = match pinned {
+        Some(name) => {
+            let index = route.tiers.iter().position(|t| t.name == name.trim()).ok_or_else(|| GatewayError::InvalidRequest {
+                param: headers::TIER.to_owned(),
+                message: format!("route {} has no tier {:?} (it has {})", route.name, name, route.tiers.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")),
+            })?;
+            (index, "pinned by the caller".to_owned())
+        }
+        None => {
+            let weights = route.complexity.clone().unwrap_or_default();
+            let decision = tiers::decide(&features::extract(chat), &weights, &route.tiers);
+            (decision.index, decision.reason)
+        }
+    };
+    let tiered = route.for_tier(index).ok_or_else(|| GatewayError::Internal { message: "a tier out of range".to_owned() })?;
+    let name = route.tiers.get(index).map(|t| t.name.clone()).unwrap_or_default();
+    // Header values are visible ASCII; a keyword from the config may not be.
+    let header_reason: String = reason.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+    ctx.response_headers.push((headers::TIER, name.clone()));
+    ctx.response_headers.push((headers::TIER_REASON, header_reason));
+    if let Some(log) = &mut ctx.log {
+        log.tier = Some(name);
+        log.tier_reason = Some(reason);
+    }
+    Ok(Some(tiered))
+}
+
 /// Whether the log keeps this request's prompt and answer: the route says
 /// so, and neither the key nor the caller asked for zero retention.
 fn stores_bodies(request: &Request, route: &Route, caller: &Caller) -> bool {
@@ -120,7 +159,7 @@ fn cache_plan(request: &Request, route: &Route, chat: &ChatRequest, caller: &Cal
     let header = |name: &str| request.headers().get(name).ok().flatten();
     let given = CacheHeaders { control: header(headers::CACHE), ttl: header(headers::CACHE_TTL), namespace: header(headers::CACHE_NAMESPACE) };
     let mut plan = policy::plan(route.cache.as_ref(), chat, &given, caller.key_id())?;
-    if header(headers::TARGET).is_some() {
+    if header(headers::TARGET).is_some() || header(headers::TIER).is_some() {
         plan.mode = CacheMode::Bypass;
     }
     Ok(plan)
