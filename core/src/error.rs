@@ -98,7 +98,7 @@ pub enum GatewayError {
         per_user: bool,
     },
     /// A cost budget is spent.
-    #[error("the key's {period} budget of ${budget_usd} is spent; it resets at {resets_at}")]
+    #[error("the key's {period} budget of ${} is spent; it resets at {resets_at}", crate::pricing::format_usd(*.budget_usd))]
     BudgetExhausted {
         /// `daily` or `monthly`.
         period: &'static str,

@@ -111,10 +111,16 @@ impl PriceTable {
 /// Formats a cost for a header: dollars with up to ten decimals, trailing
 /// zeros trimmed (`0.00042`, `0`).
 pub fn format_usd(cost: f64) -> String {
-    // In units of 10^-10 USD, formatted as integers: float formatting would
-    // bring its tables into the wasm. `as` saturates (and maps NaN to 0).
+    format_decimal(cost)
+}
+
+/// A non-negative number as short decimal text (`0.00042`, `1.5`, `2`),
+/// to ten places: integer arithmetic, since float formatting would bring
+/// its tables into the wasm. Negative numbers read as 0, NaN as 0.
+pub fn format_decimal(value: f64) -> String {
+    // In units of 10^-10, formatted as integers. `as` saturates.
     const SCALE: u64 = 10_000_000_000;
-    let units = (cost.max(0.0) * SCALE as f64).round() as u64;
+    let units = (value.max(0.0) * SCALE as f64).round() as u64;
     let (whole, fraction) = (units / SCALE, units % SCALE);
     if fraction == 0 {
         return whole.to_string();

@@ -122,7 +122,9 @@ async fn write(env: &Env, key: &str, value: String, expire_s: Option<u64>) -> Re
         return Err("KV writes are switched off (test mode)".to_owned());
     }
     let kv = env.kv(BINDING).map_err(|e| e.to_string())?;
-    let mut put = kv.put(key, value).map_err(|e| e.to_string())?;
+    // As bytes: `put` would run the text through serde_wasm_bindgen (and
+    // float formatting) on its way to being the same text.
+    let mut put = kv.put_bytes(key, value.as_bytes()).map_err(|e| e.to_string())?;
     if let Some(s) = expire_s {
         put = put.expiration_ttl(s);
     }

@@ -50,7 +50,8 @@ async fn write(env: &Env, name: &str, value: String) -> Result<(), GatewayError>
     if test_mode::faults().kv_write {
         return Err(unavailable("KV writes are switched off (test mode)"));
     }
-    kv(env)?.put(name, value).map_err(unavailable)?.execute().await.map_err(unavailable)
+    // As bytes: `put` would run the JSON text through serde_wasm_bindgen.
+    kv(env)?.put_bytes(name, value.as_bytes()).map_err(unavailable)?.execute().await.map_err(unavailable)
 }
 
 /// The key whose string hashes to `hash`, from memory or KV.

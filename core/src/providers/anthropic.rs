@@ -59,7 +59,9 @@ pub fn chat_request(base_url: &str, api_key: Option<&str>, model: &str, request:
     }
     if let Some(t) = request.temperature {
         if t > MAX_TEMPERATURE {
-            check.adjusted("temperature", &format!("{t} was lowered to {MAX_TEMPERATURE}, the highest"));
+            // Decimal text without float formatting, which would cost the wasm.
+            let (t, max) = (crate::pricing::format_decimal(t), crate::pricing::format_decimal(MAX_TEMPERATURE));
+            check.adjusted("temperature", &format!("{t} was lowered to {max}, the highest"));
         }
         body.insert("temperature".into(), json!(t.min(MAX_TEMPERATURE)));
     }

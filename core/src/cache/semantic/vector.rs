@@ -2,7 +2,7 @@
 //! byte a dimension (int8), a quarter of f32's size — a 1,536-dimension
 //! vector takes 1.5 KB instead of 6 KB. Cosine similarity is computed
 //! exactly on the stored integers; against the f32 vectors it is off by
-//! well under 0.01, far below any useful threshold's margin.
+//! less than 0.02 (the property test's bound), below a threshold's margin.
 
 /// A unit vector quantised to int8.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +92,7 @@ mod tests {
             let (a, b) = pair;
             prop_assume!(a.iter().any(|x| *x != 0.0) && b.iter().any(|x| *x != 0.0));
             let quantised = f64::from(Quantized::from_f32(&a).unwrap().cosine(&Quantized::from_f32(&b).unwrap()));
-            prop_assert!((quantised - exact_cosine(&a, &b)).abs() < 0.01, "{quantised} vs {}", exact_cosine(&a, &b));
+            prop_assert!((quantised - exact_cosine(&a, &b)).abs() < 0.02, "{quantised} vs {}", exact_cosine(&a, &b));
         }
     }
 }
