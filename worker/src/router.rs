@@ -176,7 +176,10 @@ const MAX_USER_AGENT: usize = 256;
 fn note_caller(request: &Request, log: &mut RequestLog) {
     let header = |name: &str| request.headers().get(name).ok().flatten();
     log.user_agent = header("user-agent").map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-    log.colo = request.cf().map(|cf| cf.colo()).filter(|colo| !colo.is_empty());
+    // Read through JS, not worker's `Cf`, whose getters unwrap: a runtime
+    // whose `cf` lacks a field (bare workerd, Miniflare) must not panic.
+    let cf = js_sys::Reflect::get(request.inner().as_ref(), &"cf".into()).unwrap_or_default();
+    log.colo = cf.is_object().then(|| js_sys::Reflect::get(&cf, &"colo".into()).ok()).flatten().and_then(|c| c.as_string()).filter(|c| !c.is_empty());
 }
 
 /// Route, provider and model headers on an error, as far as they are known.

@@ -18,16 +18,31 @@ pub async fn write(env: &Env, log: &RequestLog) {
     if !log.path.starts_with("/v1/") {
         return;
     }
-    if let Err(error) = enqueue(env, &line).await {
+    let Some(queue) = queue(env) else { return };
+    if let Err(error) = enqueue(&queue, &line).await {
         let reason = Reflect::get(&error, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
         worker::console_error!("{{\"event\":\"log_queue_failed\",\"request_id\":{:?},\"error\":{:?}}}", log.request_id, reason);
     }
 }
 
-/// `env.LOG_QUEUE.send(line)`, called directly: the line is already JSON
-/// text, so the binding's serde layer would only add wasm.
-async fn enqueue(env: &Env, line: &str) -> Result<(), JsValue> {
-    let queue = Reflect::get(env.as_ref(), &"LOG_QUEUE".into())?;
-    let send: Function = Reflect::get(&queue, &"send".into())?.dyn_into()?;
-    JsFuture::from(Promise::from(send.call1(&queue, &line.into())?)).await.map(|_| ())
+thread_local! {
+    /// Whether a missing queue binding was reported already in this isolate.
+    static REPORTED_MISSING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The `LOG_QUEUE` binding. A deployment without it (README, "Deploy") is
+/// told once per isolate, not on every request.
+fn queue(env: &Env) -> Option<JsValue> {
+    let queue = Reflect::get(env.as_ref(), &"LOG_QUEUE".into()).ok().filter(|q| q.is_object());
+    if queue.is_none() && !REPORTED_MISSING.with(|r| r.replace(true)) {
+        worker::console_error!("{{\"event\":\"log_queue_missing\",\"error\":\"no LOG_QUEUE binding: request logs reach the console only\"}}");
+    }
+    queue
+}
+
+/// `queue.send(line)`, called directly: the line is already JSON text, so
+/// the binding's serde layer would only add wasm.
+async fn enqueue(queue: &JsValue, line: &str) -> Result<(), JsValue> {
+    let send: Function = Reflect::get(queue, &"send".into())?.dyn_into()?;
+    JsFuture::from(Promise::from(send.call1(queue, &line.into())?)).await.map(|_| ())
 }
