@@ -191,6 +191,17 @@ test('requests appear in Logs while it is open, and a fallback shows its attempt
   await desktop.goBack();
   await desktop.getByRole('heading', { name: 'Logs' }).waitFor();
   await row(sent.fallback).waitFor();
+
+  // A complexity-routed request shows its tier and why.
+  const tiered = await chat({ model: 'demo-auto', messages: [{ role: 'user', content: `${tag}: prove it step by step` }] });
+  assert.equal(tiered.headers.get('x-edgeway-tier'), 'large');
+  const tieredId = tiered.headers.get('x-request-id');
+  // Opened once stored, as from the list (a record not stored yet is a 404).
+  await waitFor(async () => (await (await admin(`logs?q=${tieredId}`)).json()).data.length === 1, { what: 'the tiered request stored', timeoutMs: ARRIVAL_MS });
+  await visit(desktop, `/logs/${tieredId}`);
+  const tier = fact(desktop, 'Tier');
+  await tier.waitFor({ timeout: ARRIVAL_MS });
+  assert.match(await tier.textContent(), /^large — score \d+: .*"step by step" \+25/);
   assertCleanConsole(desktop, 'Logs');
 });
 

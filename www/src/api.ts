@@ -59,6 +59,9 @@ export interface RequestLog {
   key_name?: string;
   user_id?: string;
   route?: string;
+  /** The complexity tier, on a route with tiers, and why it was chosen. */
+  tier?: string;
+  tier_reason?: string;
   provider?: string;
   model?: string;
   status: number;

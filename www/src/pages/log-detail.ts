@@ -68,6 +68,7 @@ function detail(r: RequestLog): HTMLElement[] {
     ['Error', format.orDash(r.error_code)],
     ['Request', `${r.method} ${r.path}${r.stream ? ' (streamed)' : ''}`],
     ['Route', format.orDash(r.route)],
+    ...(r.tier ? [['Tier', `${r.tier} — ${r.tier_reason ?? ''}`] as [string, string]] : []),
     ['Provider / model', r.provider ? `${r.provider}/${r.model ?? '?'}` : '—'],
     ['Cache', format.orDash(r.cache)],
     ['Latency', format.ms(r.latency_ms)],
