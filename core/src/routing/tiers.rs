@@ -196,36 +196,18 @@ mod tests {
         assert_eq!(d.score, max);
         assert_eq!(TIERS[d.index].0, "medium");
     }
-}
 
-#[cfg(test)]
-mod workload {
-    //! The mixed workload `make bench` prices (bench/workloads/mixed.jsonl)
-    //! doubles as a table: each request lands in the tier it names, under
-    //! the default weights and the tiers of the `auto` routes.
-    use super::*;
-    use crate::routing::features::extract;
-
-    struct Tier(&'static str, Option<i32>);
-
-    impl TierBound for Tier {
-        fn name(&self) -> &str {
-            self.0
-        }
-        fn below(&self) -> Option<i32> {
-            self.1
-        }
-    }
-
+    /// The mixed workload `make bench` prices (bench/workloads/mixed.jsonl)
+    /// doubles as a table: each request lands in the tier it names, under
+    /// the default weights and the tiers of the `auto` routes.
     #[test]
     fn each_workload_request_lands_in_its_tier() {
-        let tiers = [Tier("small", Some(20)), Tier("medium", Some(50)), Tier("large", None)];
         let mut wrong = Vec::new();
         for line in include_str!("../../../bench/workloads/mixed.jsonl").lines() {
             let item: serde_json::Value = crate::json::from_str(line).unwrap();
             let request = serde_json::from_value(item["request"].clone()).unwrap();
-            let decision = decide(&extract(&request), &Weights::default(), &tiers);
-            if tiers[decision.index].0 != item["tier"] {
+            let decision = decide(&extract(&request), &Weights::default(), &TIERS);
+            if TIERS[decision.index].0 != item["tier"] {
                 wrong.push(format!("{}: expected {}, {}", item["kind"], item["tier"], decision.reason));
             }
         }
