@@ -6,8 +6,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
+import { runCommand } from '../../bench/lib/processes.mjs';
 import { GATEWAY, createKey, jwt, setFaults } from '../e2e/helpers.mjs';
 import { freePort, repoRoot } from '../harness/processes.mjs';
 
@@ -60,23 +60,19 @@ after(async () => {
 
 test('the SDK engine passes its browser tests in headless Chromium against the gateway', async (t) => {
   const args = ['test', '-p', 'edgeway-sdk', '--target', 'wasm32-unknown-unknown', '--test', 'browser'];
-  const { code, output } = await run('cargo', args, {
-    EDGEWAY_SDK_TEST_BACKEND: backendUrl,
-    WASM_BINDGEN_TEST_ADDRESS: pageOrigin.replace('http://', ''),
-    CHROMEDRIVER: process.env.CHROMEDRIVER ?? '/usr/bin/chromedriver',
+  const { code, stdout, stderr } = await runCommand('cargo test (sdk, browser)', 'cargo', args, {
+    cwd: repoRoot,
+    env: {
+      EDGEWAY_SDK_TEST_BACKEND: backendUrl,
+      WASM_BINDGEN_TEST_ADDRESS: pageOrigin.replace('http://', ''),
+      CHROMEDRIVER: process.env.CHROMEDRIVER ?? '/usr/bin/chromedriver',
+    },
+    // Compiling the tests for wasm comes first.
+    timeoutMs: 600_000,
   });
+  const output = stdout + stderr;
   for (const line of output.match(/^\s*test \S+ \.\.\. \w+$/gm) ?? []) t.diagnostic(line.trim());
   assert.equal(code, 0, output);
   const summary = /test result: ok\. (\d+) passed; (\d+) failed/.exec(output);
   assert.ok(summary && Number(summary[1]) >= 10 && summary[2] === '0', output);
 });
-
-function run(command, args, env) {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => { output += d; });
-    child.stderr.on('data', (d) => { output += d; });
-    child.once('exit', (code) => resolve({ code, output }));
-  });
-}

@@ -25,8 +25,7 @@ pub struct Features {
 
 /// Reads the features of `request`.
 pub fn extract(request: &ChatRequest) -> Features {
-    let text_of_all: Vec<String> = request.messages.iter().map(crate::openai::Message::text).collect();
-    let fences: usize = text_of_all.iter().map(|t| t.matches("```").count()).sum();
+    let fences: usize = request.messages.iter().map(|m| m.text().matches("```").count()).sum();
     Features {
         prompt_tokens: tokens::estimate_prompt(request),
         turns: u32::try_from(request.messages.iter().filter(|m| m.role == Role::User).count()).unwrap_or(u32::MAX),

@@ -122,8 +122,16 @@ fn choose_tier(request: &Request, route: &Route, chat: &ChatRequest, ctx: &mut R
             (index, "pinned by the caller".to_owned())
         }
         None => {
-            let weights = route.complexity.clone().unwrap_or_default();
-            let decision = tiers::decide(&features::extract(chat), &weights, &route.tiers);
+            // Validation gives every route with tiers its weights.
+            let defaults;
+            let weights = match &route.complexity {
+                Some(weights) => weights,
+                None => {
+                    defaults = tiers::Weights::default();
+                    &defaults
+                }
+            };
+            let decision = tiers::decide(&features::extract(chat), weights, &route.tiers);
             (decision.index, decision.reason)
         }
     };

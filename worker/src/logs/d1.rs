@@ -42,7 +42,7 @@ pub async fn rows(statement: &D1PreparedStatement) -> Result<Array, GatewayError
     let promise = statement.inner().all().map_err(|e| unavailable(&describe(&e)))?;
     let result = JsFuture::from(promise).await.map_err(|e| unavailable(&describe(&e)))?;
     let rows = Reflect::get(&result, &"results".into()).map_err(|e| unavailable(&describe(&e)))?;
-    Ok(rows.dyn_into_array())
+    Ok(array_or_empty(rows))
 }
 
 /// Runs a statement and returns its rows as arrays of values, in column
@@ -50,7 +50,7 @@ pub async fn rows(statement: &D1PreparedStatement) -> Result<Array, GatewayError
 pub async fn raw_rows(statement: &D1PreparedStatement) -> Result<Array, GatewayError> {
     let promise = statement.inner().raw().map_err(|e| unavailable(&describe(&e)))?;
     let rows = JsFuture::from(promise).await.map_err(|e| unavailable(&describe(&e)))?;
-    Ok(rows.dyn_into_array())
+    Ok(array_or_empty(rows))
 }
 
 /// Rows as a JSON array.
@@ -67,16 +67,11 @@ fn describe(error: &JsValue) -> String {
     Reflect::get(error, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| format!("{error:?}"))
 }
 
-trait IntoArray {
-    fn dyn_into_array(self) -> Array;
-}
-
-impl IntoArray for JsValue {
-    fn dyn_into_array(self) -> Array {
-        if Array::is_array(&self) {
-            Array::from(&self)
-        } else {
-            Array::new()
-        }
+/// `value` as an array; D1 gives one for every statement that returns rows.
+fn array_or_empty(value: JsValue) -> Array {
+    if Array::is_array(&value) {
+        Array::from(&value)
+    } else {
+        Array::new()
     }
 }
