@@ -227,26 +227,21 @@ struct RawClaims {
 
 /// Parses the (already authenticated) payload. Errors name the claim at
 /// fault but never quote serde's text, which can echo the token's values.
-/// Parsing streams into a struct (no intermediate `Value`), through the same
-/// serde_path_to_error wrapper request bodies use, which keeps it small in
-/// the wasm.
+/// Parsing streams into a struct (no intermediate `Value`); the claim at
+/// fault is found from the error's position, as for request bodies.
 fn parse_claims(payload: &[u8]) -> Result<Claims, TokenError> {
     use serde_json::error::Category;
-    let mut deserializer = serde_json::Deserializer::from_slice(payload);
-    let raw: RawClaims = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let claim = match error.path().iter().next() {
-            Some(serde_path_to_error::Segment::Map { key }) => CLAIM_NAMES.iter().find(|name| **name == key.as_str()),
-            _ => None,
-        };
-        match (error.inner().classify(), claim) {
-            (Category::Data, Some(name)) => TokenError::Malformed(format!("the `{name}` claim has the wrong type")),
-            // A data error outside any claim: not an object, or a claim twice
-            // (RFC 7519 §4 allows rejecting duplicates, and it is the safe choice).
-            (Category::Data, None) => malformed("the payload is not a JSON object with each claim at most once"),
+    let raw: RawClaims = serde_json::from_slice(payload).map_err(|error| {
+        let path = crate::json::error_path(payload, &error);
+        let claim = CLAIM_NAMES.iter().find(|name| path.split(['.', '[']).next() == Some(**name));
+        // A claim twice: RFC 7519 §4 allows rejecting duplicates, and it is the safe choice.
+        let duplicate = error.to_string().starts_with("duplicate field");
+        match (error.classify(), claim) {
+            (Category::Data, Some(name)) if !duplicate => TokenError::Malformed(format!("the `{name}` claim has the wrong type")),
+            (Category::Data, _) => malformed("the payload is not a JSON object with each claim at most once"),
             _ => malformed("the payload is not JSON"),
         }
     })?;
-    deserializer.end().map_err(|_| malformed("the payload is not JSON"))?;
     let sub = raw.sub.ok_or_else(|| malformed("the `sub` claim is missing"))?;
     let exp = raw.exp.ok_or_else(|| malformed("the `exp` claim is missing"))?;
     Ok(Claims { sub, exp, iat: raw.iat, nbf: raw.nbf, routes: raw.routes })

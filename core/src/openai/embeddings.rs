@@ -3,11 +3,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::open_object::open_object;
 use super::request::parse_body;
 use crate::GatewayError;
 
 /// An embeddings request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EmbeddingsRequest {
     /// The model alias (an Edgeway route).
     pub model: String,
@@ -26,6 +27,8 @@ pub struct EmbeddingsRequest {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+open_object!(EmbeddingsRequest, "an embeddings request object", required: [model, input], optional: [encoding_format, dimensions, user]);
 
 /// One text, several, or pre-tokenized input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

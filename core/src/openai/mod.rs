@@ -8,6 +8,7 @@
 mod chunk;
 mod embeddings;
 mod error_body;
+mod open_object;
 mod request;
 mod response;
 

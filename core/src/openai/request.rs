@@ -3,10 +3,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::open_object::open_object;
 use crate::error::GatewayError;
 
 /// A `POST /v1/chat/completions` request body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatRequest {
     /// The model alias (an Edgeway route) the caller asks for.
     pub model: String,
@@ -57,7 +58,7 @@ pub struct ChatRequest {
 }
 
 /// `stream_options` of a streaming request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StreamOptions {
     /// Send a last chunk carrying the usage of the whole request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,7 +85,7 @@ pub enum Role {
 }
 
 /// One message of the conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Message {
     /// Author of the message.
     pub role: Role,
@@ -104,6 +105,11 @@ pub struct Message {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+open_object!(ChatRequest, "a chat completion request object", required: [model, messages],
+    optional: [stream, stream_options, temperature, top_p, max_tokens, max_completion_tokens, stop, seed, n, tools, tool_choice, response_format, user]);
+open_object!(StreamOptions, "stream options", required: [], optional: [include_usage]);
+open_object!(Message, "a message object", required: [role], optional: [content, name, tool_calls, tool_call_id]);
 
 impl Message {
     /// The message's text: the string content, or its text parts joined.
@@ -356,23 +362,17 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, GatewayError> {
 
 /// Parses a JSON request body into `T` in one pass (any endpoint's body). serde_json's error
 /// category tells a syntax error (`invalid_json`) from a type error
-/// (`invalid_request`, with the field's path from serde_path_to_error).
+/// (`invalid_request`, naming the field's path, read from the error's
+/// position).
 pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, GatewayError> {
     use serde_json::error::Category;
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            Category::Syntax | Category::Eof | Category::Io => GatewayError::InvalidJson { detail: inner.to_string() },
-            Category::Data => {
-                let param = if path == "." { String::new() } else { path };
-                GatewayError::InvalidRequest { message: describe_serde_error(&param, &inner.to_string()), param }
-            }
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => GatewayError::InvalidJson { detail: e.to_string() },
+        Category::Data => {
+            let param = crate::json::error_path(body, &e);
+            GatewayError::InvalidRequest { message: describe_serde_error(&param, &e.to_string()), param }
         }
-    })?;
-    deserializer.end().map_err(|e| GatewayError::InvalidJson { detail: e.to_string() })?;
-    Ok(value)
+    })
 }
 
 fn describe_serde_error(param: &str, detail: &str) -> String {
