@@ -28,9 +28,11 @@ pub const TARGET: &str = "x-edgeway-target";
 pub const FALLBACK: &str = "x-edgeway-fallback";
 /// When a spent budget resets (RFC 3339, UTC), on `insufficient_quota` errors.
 pub const BUDGET_RESET: &str = "x-edgeway-budget-reset";
-/// Cache status of an answer (`HIT`, `MISS`, `BYPASS`, `REFRESH`); on a
+/// Cache status of an answer (`HIT`, `SEMANTIC`, `MISS`, `BYPASS`, `REFRESH`); on a
 /// request, `skip` or `refresh`.
 pub const CACHE: &str = "x-edgeway-cache";
+/// A semantic hit's cosine similarity to the cached question (`0.9731`).
+pub const CACHE_SIMILARITY: &str = "x-edgeway-cache-similarity";
 /// Age in seconds of a cached answer.
 pub const CACHE_AGE: &str = "x-edgeway-cache-age";
 /// A caller's TTL for the entry its answer creates, in seconds.

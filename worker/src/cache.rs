@@ -36,9 +36,15 @@ thread_local! {
 /// and is not cached).
 pub async fn entry_key(env: &Env, namespace: &str, request: &ChatRequest, now_ms: u64) -> Option<String> {
     let hash = cache_key(request, namespace)?;
+    Some(format!("e:{}:{hash}", generation(env, namespace, now_ms).await))
+}
+
+/// The namespace's purge generation, `<all>:<own>`: bumped by a purge of
+/// everything or of the namespace.
+pub async fn generation(env: &Env, namespace: &str, now_ms: u64) -> String {
     let all = version(env, "all", now_ms).await;
     let own = version(env, namespace, now_ms).await;
-    Some(format!("e:{all}:{own}:{hash}"))
+    format!("{all}:{own}")
 }
 
 /// A namespace's purge counter (0 until first purged).

@@ -24,6 +24,9 @@ pub struct RequestContext {
     /// The cache key whose coalescer this request leads: its waiters are
     /// told the outcome once the answer is stored (or is not).
     pub coalesce_lead: Option<String>,
+    /// The question the answer is filed under in the semantic cache, once
+    /// the exact cache has stored it.
+    pub semantic_write: Option<crate::semantic::Question>,
     /// Work that must finish after the response (publishing a stream to
     /// requests that follow it).
     pub background: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>>,

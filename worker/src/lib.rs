@@ -31,6 +31,7 @@ mod relay;
 mod retries;
 mod router;
 mod runtime;
+mod semantic;
 mod settings;
 mod test_mode;
 mod timer;

@@ -27,7 +27,7 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
         .flatten()
         .map(|id| id.chars().take(MAX_CLIENT_REQUEST_ID).collect());
     note_caller(&request, &mut log);
-    let mut rctx = RequestContext { request_id, started_ms, log: Some(log), stream_log: None, response_headers: Vec::new(), admission: None, cache_write: None, coalesce_lead: None, background: Vec::new() };
+    let mut rctx = RequestContext { request_id, started_ms, log: Some(log), stream_log: None, response_headers: Vec::new(), admission: None, cache_write: None, coalesce_lead: None, semantic_write: None, background: Vec::new() };
 
     let result = route(&mut request, &env, &method, &path, &mut rctx).await;
     let response = match result {
@@ -61,6 +61,7 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
     let admission = rctx.admission.take();
     let cache_write = rctx.cache_write.take().filter(|_| response.status_code() == 200);
     let lead = rctx.coalesce_lead.take();
+    let semantic = rctx.semantic_write.take();
     if let Some(mut log) = rctx.log.take() {
         log.status = response.status_code();
         if log.status >= 400 && log.outcome == Outcome::Ok {
@@ -70,23 +71,24 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
         ctx.wait_until(async move {
             logs::sink::write(&env, &log).await;
             settle(&env, admission, &log).await;
-            store(&env, cache_write, lead, &log).await;
+            store(&env, cache_write, lead, semantic, &log).await;
         });
     } else if let Some(stream_log) = rctx.stream_log.take() {
         ctx.wait_until(async move {
             if let Ok(log) = stream_log.await {
                 logs::sink::write(&env, &log).await;
                 settle(&env, admission, &log).await;
-                store(&env, cache_write, lead, &log).await;
+                store(&env, cache_write, lead, semantic, &log).await;
             }
         });
     }
     response
 }
 
-/// Writes a completed answer to the cache (a skipped write is logged) and
-/// tells the requests waiting on this one how it went.
-async fn store(env: &Env, write: Option<cache::PendingWrite>, lead: Option<String>, log: &RequestLog) {
+/// Writes a completed answer to the cache (a skipped write is logged),
+/// files it under its question in the semantic cache, and tells the
+/// requests waiting on this one how it went.
+async fn store(env: &Env, write: Option<cache::PendingWrite>, lead: Option<String>, semantic: Option<crate::semantic::Question>, log: &RequestLog) {
     let stored = match write {
         Some(write) => {
             let result = cache::store(env, write, log.cost_usd, runtime::now_ms()).await;
@@ -99,8 +101,13 @@ async fn store(env: &Env, write: Option<cache::PendingWrite>, lead: Option<Strin
         }
         None => None,
     };
+    let filed = semantic.zip(stored.clone());
     if let Some(key) = lead {
         coalescer::done(env, &key, stored, runtime::now_ms()).await;
+    }
+    if let Some((question, entry)) = filed {
+        let event = if crate::semantic::store(env, question, entry).await { "semantic_stored" } else { "semantic_not_stored" };
+        worker::console_log!("{}", serde_json::json!({"event": event, "request_id": log.request_id}));
     }
 }
 

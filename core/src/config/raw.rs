@@ -176,6 +176,9 @@ pub struct RawRoute {
     /// The response cache, on for this route when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<RawCache>,
+    /// The semantic cache, after the exact cache misses (needs `cache`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub semantic_cache: Option<crate::cache::semantic::policy::RawSemanticCache>,
     /// Store prompts and answers (redacted) with the request logs (default
     /// false). A key's `zero_retention`, or the caller's
     /// `x-edgeway-zero-retention: true`, turns it off for a request.

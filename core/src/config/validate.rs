@@ -6,6 +6,7 @@ use std::fmt;
 use super::raw::{RawCache, RawConfig, RawProvider, RawRetry, RawRoute, RawTarget, RawTimeouts};
 use super::{Config, Logs, Provider, ProviderKind, Route, Target, Tier, Timeouts, Weighted, DEFAULT_RETENTION_DAYS};
 use crate::cache::policy::{self, CachePolicy};
+use crate::cache::semantic::policy::SemanticPolicy;
 use crate::demo::DemoModel;
 use crate::pricing::{Price, PriceTable};
 use crate::reliability::attempts::RetryPolicy;
@@ -141,6 +142,7 @@ pub(super) fn validate(raw: &RawConfig) -> Result<Config, ConfigErrors> {
             alias.clone(),
             Route { name: alias.clone(), description: route.description.clone(), targets, groups, timeouts: route_timeouts, retry,
                 cache: cache_policy(route.cache.as_ref(), &path, &mut problems),
+                semantic_cache: semantic_policy(route, &path, raw, &mut problems),
                 log_bodies: route.log_bodies,
                 tiers,
                 complexity: (!route.tiers.is_empty()).then(|| route.complexity.clone().unwrap_or_default()),
@@ -323,6 +325,28 @@ fn cache_policy(raw: Option<&RawCache>, path: &str, problems: &mut Problems) -> 
         problems.add(format!("{path}.cache.max_ttl_s"), "must be at most 86400 (a day)");
     }
     Some(CachePolicy { ttl_ms, max_ttl_ms, any_temperature: raw.any_temperature.unwrap_or(false), shared: raw.shared.unwrap_or(false) })
+}
+
+/// A route's semantic cache settings, checked: in range, after an exact
+/// cache, and embedding through a route that exists.
+fn semantic_policy(route: &RawRoute, path: &str, raw: &RawConfig, problems: &mut Problems) -> Option<SemanticPolicy> {
+    let settings = route.semantic_cache.as_ref()?;
+    let path = format!("{path}.semantic_cache");
+    if route.cache.is_none() {
+        problems.add(&path, "needs the exact cache too (`cache = {}`): the semantic cache is looked up after it misses");
+    }
+    if !raw.routes.contains_key(&settings.embeddings) {
+        problems.add(format!("{path}.embeddings"), format!("there is no route {:?} to embed with", settings.embeddings));
+    }
+    match SemanticPolicy::from_raw(settings) {
+        Ok(policy) => Some(policy),
+        Err(errors) => {
+            for (field, message) in errors {
+                problems.add(format!("{path}.{field}"), message);
+            }
+            None
+        }
+    }
 }
 
 /// The built-in price table with the file's `[prices]` over it.

@@ -148,10 +148,13 @@ pub struct RequestLog {
     /// What the request cost in USD, when the model's price is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
-    /// The response cache: `hit`, `miss`, `refresh` or `bypass` (absent:
-    /// not a cacheable endpoint).
+    /// The response cache: `hit`, `semantic`, `coalesced`, `miss`,
+    /// `refresh` or `bypass` (absent: not a cacheable endpoint).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<&'static str>,
+    /// A semantic hit's cosine similarity to the cached question.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
     /// What a cache hit saved: the original answer's cost.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_saved_usd: Option<f64>,
@@ -239,6 +242,7 @@ impl RequestLog {
             tokens_estimated: false,
             cost_usd: None,
             cache: None,
+            similarity: None,
             cost_saved_usd: None,
             warnings: Vec::new(),
             prompt: None,

@@ -27,7 +27,7 @@ use crate::cancel::AbortOnDrop;
 use crate::relay::{Costing, LiveStream, Sharing, StreamLimits};
 use crate::retries::{self, Plan};
 use crate::coalescer::{self, Role};
-use crate::{cache, config, gate, runtime};
+use crate::{cache, config, gate, runtime, semantic};
 
 /// Output tokens reserved from a tokens-per-minute limit when the request
 /// sets no `max_tokens`; the real count replaces it when the answer is done.
@@ -64,6 +64,9 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
         if let Some(entry) = cache::lookup(env, key, runtime::now_ms()).await {
             return Ok(hit_response(&entry, &chat, route, ctx, "hit"));
         }
+        if let Some(hit) = semantic_lookup(request, env, route, &chat, &cache_plan, key, ctx).await {
+            return Ok(semantic_response(hit, &chat, route, ctx));
+        }
         // A miss: unless an identical request is already being answered,
         // this one makes the answer and shares it when it is stored.
         match coalescer::join(env, key, runtime::now_ms(), route.timeouts.total_ms).await {
@@ -74,6 +77,9 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
             }
             Role::Lead => ctx.coalesce_lead = Some(key.clone()),
         }
+    }
+    if let (CacheMode::Refresh, Some(key)) = (cache_plan.mode, &cache_key) {
+        semantic_lookup(request, env, route, &chat, &cache_plan, key, ctx).await;
     }
     // A streaming leader shares its events live with those who follow it.
     let publish_to = ctx.coalesce_lead.clone().filter(|_| chat.is_stream());
@@ -173,7 +179,33 @@ fn cache_plan(request: &Request, route: &Route, chat: &ChatRequest, caller: &Cal
     Ok(plan)
 }
 
-/// A cached answer, served as the caller asked: JSON, or replayed as SSE.
+/// On a route with a semantic cache, embeds the question and, unless the
+/// caller asked for a refresh, returns the answer to the nearest cached
+/// one if it is close enough. The question is kept in `ctx`, so that the
+/// answer this request makes is filed under it once stored. A failure or
+/// a timeout is a miss.
+async fn semantic_lookup(request: &Request, env: &Env, route: &Route, chat: &ChatRequest, plan: &CachePlan, key: &str, ctx: &mut RequestContext) -> Option<semantic::SemanticHit> {
+    let policy = route.semantic_cache.as_ref()?;
+    let look_up = plan.mode == CacheMode::Lookup;
+    let (question, hit) = semantic::look_up(request, env, policy, chat, &plan.namespace, key, look_up).await?;
+    if hit.is_none() {
+        ctx.semantic_write = Some(question);
+    }
+    hit
+}
+
+/// A semantic hit: the cached answer to a question close enough, marked
+/// `SEMANTIC` with its similarity.
+fn semantic_response(hit: semantic::SemanticHit, chat: &ChatRequest, route: &Route, ctx: &mut RequestContext) -> Response {
+    let response = hit_response(&hit.entry, chat, route, ctx, "semantic");
+    respond::set(response.headers(), headers::CACHE, "SEMANTIC");
+    respond::set(response.headers(), headers::CACHE_SIMILARITY, &semantic::format_similarity(hit.similarity));
+    if let Some(log) = &mut ctx.log {
+        log.similarity = Some(hit.similarity);
+    }
+    response
+}
+
 /// Follows another request's answer as it streams: streamed to a
 /// streaming caller through a relay of its own (timeouts, usage as asked),
 /// or assembled into JSON for the others.
@@ -214,8 +246,9 @@ fn assemble(bytes: &[u8]) -> Option<edgeway_core::openai::ChatCompletion> {
     assembler.finish()
 }
 
-/// `how` is `hit` (from KV) or `coalesced` (from an identical request that
-/// was in flight), for the log.
+/// A cached answer, served as the caller asked: JSON, or replayed as SSE.
+/// `how` is `hit` (from KV), `semantic` (a question close enough) or
+/// `coalesced` (from an identical request that was in flight), for the log.
 fn hit_response(entry: &CacheEntry, chat: &ChatRequest, route: &Route, ctx: &mut RequestContext, how: &'static str) -> Response {
     let now = runtime::now_ms();
     let id = edgeway_core::ids::completion_id(runtime::random_bytes());

@@ -6,4 +6,5 @@
 
 pub mod context;
 pub mod index;
+pub mod policy;
 pub mod vector;
