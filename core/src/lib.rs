@@ -32,3 +32,4 @@ pub mod providers;
 pub mod relay;
 pub mod reliability;
 pub mod routing;
+pub mod guardrails;

@@ -10,10 +10,19 @@
 //! States, named after what they wait for: `ExpectFirstEvent` (nothing has
 //! reached the caller yet, so a failure can still become a plain HTTP error,
 //! or a retry), `Streaming`, then `Done` or `Failed`.
+//!
+//! With output guardrails ([`StreamRelay::with_guard`]) each choice's
+//! content passes through its own [`OutputGuard`]: a chunk carries the text
+//! the guard released (often `""`), the text still held goes out in a chunk
+//! of its own just before the choice's finish chunk (or before `[DONE]`),
+//! and a block ends the stream with a `guardrail_blocked` error event. The
+//! assembler and the tap see the guarded chunks, never the raw ones.
 
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::cache::assemble::StreamAssembler;
+use crate::guardrails::{Blocked, OutputGuard, Release, Report};
 use crate::openai::{ChatCompletion, Usage};
 use crate::providers::StreamTranslator;
 use crate::sse::{self, SseEvent, SseParser};
@@ -64,6 +73,37 @@ pub struct StreamRelay {
     /// Every event forwarded (usage chunk included), kept for
     /// [`Self::drain_tapped`] when requests wait on this stream.
     tapped: Option<Vec<String>>,
+    /// Output guardrails, when the route has them.
+    guard: Option<Guard>,
+}
+
+/// The output guardrails of a stream: one guard per choice.
+#[derive(Debug)]
+struct Guard {
+    /// Copied for each choice as it first appears.
+    template: OutputGuard,
+    /// By choice index.
+    choices: Vec<(u64, OutputGuard)>,
+    /// For the error event a block ends the stream with.
+    request_id: String,
+    /// The last chunk without its choices and usage (id, model, created,
+    /// ...): the frame of the chunks that carry held text.
+    envelope: Option<Map<String, Value>>,
+    blocked: Option<Blocked>,
+    /// The latest time seen, for what the upstream's end releases.
+    last_now: u64,
+}
+
+impl Guard {
+    fn choice(&mut self, index: u64) -> &mut OutputGuard {
+        if !self.choices.iter().any(|(i, _)| *i == index) {
+            self.choices.push((index, self.template.clone()));
+        }
+        match self.choices.iter_mut().find(|(i, _)| *i == index) {
+            Some((_, guard)) => guard,
+            None => &mut self.template, // unreachable: pushed above
+        }
+    }
 }
 
 /// The fields of a `chat.completion.chunk` the relay looks at; everything
@@ -110,7 +150,45 @@ impl StreamRelay {
             translated: Vec::new(),
             assembler: None,
             tapped: None,
+            guard: None,
         }
+    }
+
+    /// The same relay, passing each choice's streamed content through a
+    /// copy of `guard` (see the module docs); `request_id` goes in the
+    /// `guardrail_blocked` event if a rule blocks.
+    pub fn with_guard(mut self, guard: OutputGuard, request_id: &str) -> Self {
+        self.guard = Some(Guard {
+            template: guard,
+            choices: Vec::new(),
+            request_id: request_id.to_owned(),
+            envelope: None,
+            blocked: None,
+            last_now: 0,
+        });
+        self
+    }
+
+    /// What the output guardrails ran and found, all choices together
+    /// (`None` without a guard).
+    pub fn guard_report(&self) -> Option<Report> {
+        let guard = self.guard.as_ref()?;
+        let mut report = guard.template.report().clone();
+        for (_, choice) in &guard.choices {
+            report.merge(choice.report().clone());
+        }
+        Some(report)
+    }
+
+    /// The longest the guard held any character back, in ms: the latency it
+    /// added (0 without a guard).
+    pub fn guard_held_ms(&self) -> u64 {
+        self.guard.as_ref().map_or(0, |g| g.choices.iter().map(|(_, c)| c.max_held_ms()).max().unwrap_or(0))
+    }
+
+    /// The block that ended the stream, if a guardrail blocked it.
+    pub fn guard_blocked(&self) -> Option<&Blocked> {
+        self.guard.as_ref().and_then(|g| g.blocked.as_ref())
     }
 
     /// The same relay, also keeping every event it forwards (in OpenAI's
@@ -176,7 +254,8 @@ impl StreamRelay {
                 result = Err(reason);
                 break;
             }
-            if self.state == RelayState::Done {
+            // Failed: a guardrail blocked the stream.
+            if matches!(self.state, RelayState::Done | RelayState::Failed) {
                 break;
             }
         }
@@ -197,7 +276,7 @@ impl StreamRelay {
 
     fn forward_all(&mut self, translated: &mut Vec<String>, now: u64, out: &mut Vec<u8>) -> Result<(), String> {
         for data in translated.drain(..) {
-            if self.state != RelayState::Done {
+            if !matches!(self.state, RelayState::Done | RelayState::Failed) {
                 self.forward(&data, now, out)?;
             }
         }
@@ -205,6 +284,112 @@ impl StreamRelay {
     }
 
     fn forward(&mut self, data: &str, now: u64, out: &mut Vec<u8>) -> Result<(), String> {
+        if self.guard.is_some() {
+            return self.forward_guarded(data, now, out);
+        }
+        self.forward_plain(data, now, out)
+    }
+
+    /// Forwards one chunk after passing its content through the guard; a
+    /// choice that finishes here first gets the text its guard still held,
+    /// in a chunk of its own.
+    fn forward_guarded(&mut self, data: &str, now: u64, out: &mut Vec<u8>) -> Result<(), String> {
+        if data == "[DONE]" {
+            if self.finish_guards(now, out)? {
+                return Ok(());
+            }
+            return self.forward_plain(data, now, out);
+        }
+        let mut chunk = match crate::json::from_str::<Value>(data) {
+            Ok(Value::Object(chunk)) if !chunk.contains_key("error") => chunk,
+            // The plain path reports what is wrong with it.
+            _ => return self.forward_plain(data, now, out),
+        };
+        let Some(guard) = self.guard.as_mut() else { return self.forward_plain(data, now, out) };
+        guard.last_now = guard.last_now.max(now);
+        let mut held = Vec::new();
+        let mut blocked = None;
+        if let Some(Value::Array(choices)) = chunk.get_mut("choices") {
+            for (position, choice) in choices.iter_mut().enumerate() {
+                let index = choice.get("index").and_then(Value::as_u64).unwrap_or(position as u64);
+                let choice_guard = guard.choice(index);
+                let mut release = match choice.pointer("/delta/content").and_then(Value::as_str) {
+                    Some(text) => choice_guard.push(text, now),
+                    None => Release::default(),
+                };
+                let finishing = choice.get("finish_reason").is_some_and(|r| !r.is_null());
+                if finishing && release.blocked.is_none() {
+                    let rest = choice_guard.finish(now);
+                    release.text.push_str(&rest.text);
+                    release.blocked = rest.blocked;
+                }
+                if release.blocked.is_some() {
+                    blocked = release.blocked;
+                    break;
+                }
+                let content = choice.pointer_mut("/delta/content");
+                if finishing {
+                    held.push((index, release.text));
+                    if let Some(content) = content {
+                        *content = Value::String(String::new());
+                    }
+                } else if let Some(content) = content {
+                    *content = Value::String(release.text);
+                }
+            }
+        }
+        let envelope: Map<String, Value> = chunk.iter().filter(|(k, _)| !matches!(k.as_str(), "choices" | "usage")).map(|(k, v)| (k.clone(), v.clone())).collect();
+        guard.envelope = Some(envelope);
+        if let Some(blocked) = blocked {
+            self.block(blocked, out);
+            return Ok(());
+        }
+        for (index, text) in held {
+            self.forward_held(index, &text, now, out)?;
+        }
+        self.forward_plain(&Value::Object(chunk).to_string(), now, out)
+    }
+
+    /// Finishes every choice's guard that is not done yet and forwards what
+    /// they held; `true` if one blocked (the stream is then over).
+    fn finish_guards(&mut self, now: u64, out: &mut Vec<u8>) -> Result<bool, String> {
+        let Some(guard) = self.guard.as_mut() else { return Ok(false) };
+        let mut held = Vec::new();
+        for (index, choice) in guard.choices.iter_mut().filter(|(_, c)| !c.is_done()) {
+            let release = choice.finish(now);
+            if let Some(blocked) = release.blocked {
+                self.block(blocked, out);
+                return Ok(true);
+            }
+            held.push((*index, release.text));
+        }
+        for (index, text) in held {
+            self.forward_held(index, &text, now, out)?;
+        }
+        Ok(false)
+    }
+
+    /// Forwards a chunk carrying only `text` for choice `index`, framed like
+    /// the stream's last chunk.
+    fn forward_held(&mut self, index: u64, text: &str, now: u64, out: &mut Vec<u8>) -> Result<(), String> {
+        let Some(mut chunk) = self.guard.as_ref().and_then(|g| g.envelope.clone()).filter(|_| !text.is_empty()) else {
+            return Ok(());
+        };
+        chunk.insert("choices".to_owned(), serde_json::json!([{"index": index, "delta": {"content": text}, "finish_reason": null}]));
+        self.forward_plain(&Value::Object(chunk).to_string(), now, out)
+    }
+
+    /// Ends the stream with a `guardrail_blocked` error event: nothing more
+    /// is forwarded, and nothing is cached.
+    fn block(&mut self, blocked: Blocked, out: &mut Vec<u8>) {
+        if let Some(guard) = self.guard.as_mut() {
+            sse::encode_data(&blocked.to_json(&guard.request_id), out);
+            guard.blocked = Some(blocked);
+        }
+        self.state = RelayState::Failed;
+    }
+
+    fn forward_plain(&mut self, data: &str, now: u64, out: &mut Vec<u8>) -> Result<(), String> {
         if let Some(assembler) = self.assembler.as_mut() {
             assembler.on_event(data);
         }
@@ -259,8 +444,9 @@ impl StreamRelay {
         if let Some(translator) = self.translator.as_mut() {
             let mut translated = std::mem::take(&mut self.translated);
             translator.on_end(&mut translated);
-            // What the end adds (usage, `[DONE]`) carries no token: no time to record.
-            let now = 0;
+            // What the end adds (usage, `[DONE]`) carries no token: no time to
+            // record, except for how long a guard held text.
+            let now = self.guard.as_ref().map_or(0, |g| g.last_now);
             let forwarded = self.forward_all(&mut translated, now, out);
             self.translated = translated;
             forwarded?;
@@ -268,6 +454,10 @@ impl StreamRelay {
         match self.state {
             RelayState::Done | RelayState::Failed => Ok(()),
             _ if self.summary.finish_reason.is_some() => {
+                let now = self.guard.as_ref().map_or(0, |g| g.last_now);
+                if self.finish_guards(now, out)? {
+                    return Ok(());
+                }
                 out.extend_from_slice(sse::DONE);
                 self.state = RelayState::Done;
                 Ok(())
@@ -416,6 +606,119 @@ mod tests {
         assert_eq!(relay.summary().first_token_at, None);
         relay.on_upstream_bytes(chunk("a").as_bytes(), 9, &mut out).unwrap();
         assert_eq!(relay.summary().first_token_at, Some(9));
+    }
+
+    mod guarded {
+        use super::*;
+        use crate::guardrails::{Guardrails, RawGuardrails};
+
+        const ROLE: &str = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n";
+
+        fn guard(output: &str) -> OutputGuard {
+            let raw: RawGuardrails = toml::from_str(&format!("output = [{output}]\nholdback_chars = 16")).unwrap();
+            OutputGuard::new(&Guardrails::from_raw(&raw).unwrap())
+        }
+
+        fn secret_stream() -> String {
+            let pieces = ["Your key is sk-pr", "oj-Zq3xT9", "vLm2Wp8Rk4", "Jd6Hs1Fg and", " nothing else is secret here, really."];
+            let chunks: String = pieces.iter().map(|p| chunk(p)).collect();
+            format!("{ROLE}{chunks}{FINISH}{USAGE}{DONE}")
+        }
+
+        /// The caller's events as JSON (`[DONE]` as a string).
+        fn events(out: &[u8]) -> Vec<serde_json::Value> {
+            let text = String::from_utf8(out.to_vec()).unwrap();
+            text.split("\n\n")
+                .filter(|e| !e.is_empty())
+                .map(|e| {
+                    let data = e.strip_prefix("data: ").unwrap();
+                    crate::json::from_str(data).unwrap_or_else(|_| serde_json::Value::String(data.to_owned()))
+                })
+                .collect()
+        }
+
+        fn content(events: &[serde_json::Value]) -> String {
+            events.iter().filter_map(|e| e.pointer("/choices/0/delta/content").and_then(|c| c.as_str())).collect()
+        }
+
+        #[test]
+        fn a_secret_split_over_chunks_never_reaches_the_caller_or_the_cache() {
+            let stream = secret_stream();
+            let expected = "Your key is [REDACTED:openai_key] and nothing else is secret here, really.";
+            for cut in 0..=stream.len() {
+                let mut relay = StreamRelay::new(true).with_assembler().with_guard(guard(r#"{ rule = "secrets", action = "redact" }"#), "req_1");
+                let mut out = Vec::new();
+                relay.on_upstream_bytes(&stream.as_bytes()[..cut], 1, &mut out).unwrap();
+                relay.on_upstream_bytes(&stream.as_bytes()[cut..], 2, &mut out).unwrap();
+                relay.on_upstream_end(&mut out).unwrap();
+                let text = String::from_utf8(out.clone()).unwrap();
+                for part in ["sk-pr", "Zq3xT9", "vLm2Wp8Rk4", "Jd6Hs1Fg"] {
+                    assert!(!text.contains(part), "{part} leaked with the cut at {cut}: {text}");
+                }
+                let events = events(&out);
+                assert_eq!(content(&events), expected);
+                assert_eq!(events[0]["choices"][0]["delta"]["role"], "assistant", "the role chunk is kept");
+                let finish = events.iter().position(|e| e["choices"][0]["finish_reason"] == "stop").unwrap();
+                assert_eq!(content(&events[finish..]), "", "held text goes before the finish chunk");
+                assert_eq!(events[finish + 1]["usage"]["total_tokens"], 7);
+                assert_eq!(events.last().unwrap(), "[DONE]");
+                assert_eq!(relay.state(), RelayState::Done);
+                let answer = relay.take_answer().unwrap();
+                assert_eq!(answer.choices[0].message.content.as_deref(), Some(expected));
+                assert_eq!(relay.guard_report().unwrap().header_value(), "ran=output:secrets; redacted=output:secrets");
+            }
+        }
+
+        #[test]
+        fn a_block_ends_the_stream_with_guardrail_blocked_and_nothing_is_cached() {
+            let pieces = ["All fine so far, and this part may go out. About proj", "ect Night", "ingale: the plan is", " secret and must stay so"];
+            let stream: String = std::iter::once(ROLE.to_owned()).chain(pieces.iter().map(|p| chunk(p))).collect();
+            let mut relay = StreamRelay::new(false).with_assembler().with_guard(guard(r#"{ rule = "deny", action = "block", phrases = ["project nightingale"] }"#), "req_7");
+            let mut out = Vec::new();
+            relay.on_upstream_bytes(stream.as_bytes(), 1, &mut out).unwrap();
+            relay.on_upstream_bytes(format!("{}{FINISH}{DONE}", chunk(" more")).as_bytes(), 2, &mut out).unwrap();
+            relay.on_upstream_end(&mut out).unwrap();
+            relay.fail("ignored", "req_7", &mut out);
+            let events = events(&out);
+            let error = &events.last().unwrap()["error"];
+            assert_eq!(error["code"], "guardrail_blocked");
+            assert_eq!(error["request_id"], "req_7");
+            assert!(error["message"].as_str().unwrap().contains("`deny`"));
+            let text = String::from_utf8(out).unwrap().to_lowercase();
+            assert!(!text.contains("nightingale") && !text.contains("proj") && !text.contains("[done]") && !text.contains("more"), "{text}");
+            assert_eq!(content(&events), "All fine so far, and this part may go out. About ");
+            assert_eq!(relay.state(), RelayState::Failed);
+            assert_eq!(relay.guard_blocked().unwrap().rule, "deny");
+            assert!(relay.take_answer().is_none());
+        }
+
+        #[test]
+        fn held_text_goes_out_before_done_when_no_finish_reason_came() {
+            let stream = format!("{}{}{DONE}", chunk("mail ada@exam"), chunk("ple.com"));
+            let mut relay = StreamRelay::new(false).with_guard(guard(r#"{ rule = "email", action = "redact" }"#), "r");
+            let out = relay_all(&mut relay, &stream);
+            let events = events(out.as_bytes());
+            assert_eq!(content(&events), "mail [REDACTED:email]");
+            assert_eq!(events.last().unwrap(), "[DONE]");
+        }
+
+        #[test]
+        fn each_choice_has_its_own_guard_and_the_hold_is_measured() {
+            let two = |a: &str, b: &str| format!("data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{a:?}}},\"finish_reason\":null}},{{\"index\":1,\"delta\":{{\"content\":{b:?}}},\"finish_reason\":null}}]}}\n\n");
+            let mut relay = StreamRelay::new(false).with_guard(guard(r#"{ rule = "card", action = "redact" }"#), "r");
+            let mut out = Vec::new();
+            relay.on_upstream_bytes(two("card 4111 1111 ", "no card in this one at all, just text").as_bytes(), 10, &mut out).unwrap();
+            relay.on_upstream_bytes(two("1111 1111 ok", " and more").as_bytes(), 250, &mut out).unwrap();
+            relay.on_upstream_bytes(DONE.as_bytes(), 400, &mut out).unwrap();
+            let events = events(&out);
+            let of = |i: usize| -> String {
+                events.iter().flat_map(|e| e["choices"].as_array().cloned().unwrap_or_default()).filter(|c| c["index"] == i).filter_map(|c| c["delta"]["content"].as_str().map(str::to_owned)).collect()
+            };
+            assert_eq!(of(0), "card [REDACTED:card] ok");
+            assert_eq!(of(1), "no card in this one at all, just text and more");
+            assert_eq!(relay.guard_held_ms(), 390);
+            assert_eq!(relay.summary().first_token_at, Some(10), "choice 1 released text at once");
+        }
     }
 
     proptest::proptest! {
