@@ -119,7 +119,7 @@ pub async fn list(env: &Env, now_ms: u64) -> Result<Vec<KeyRecord>, GatewayError
             _ => break,
         }
     }
-    records.sort_by_key(|k| std::cmp::Reverse(k.created_ms));
+    edgeway_core::small_sort::sort_by_key(&mut records, |k| std::cmp::Reverse(k.created_ms));
     Ok(records)
 }
 
@@ -132,7 +132,7 @@ async fn refresh_origins(env: &Env) -> Result<(), GatewayError> {
         .filter(|k| k.kind == KeyKind::Publishable && !k.revoked)
         .flat_map(|k| k.origins)
         .collect();
-    origins.sort();
+    edgeway_core::small_sort::sort_by(&mut origins, Ord::cmp);
     origins.dedup();
     write(env, ORIGINS, serde_json::to_string(&origins).map_err(unavailable)?).await?;
     ORIGINS_MEMORY.with(|m| *m.borrow_mut() = Some((now, origins)));

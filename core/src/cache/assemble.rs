@@ -171,7 +171,7 @@ impl StreamAssembler {
             return None;
         }
         let mut choices = self.choices;
-        choices.sort_by_key(|c| c.index);
+        crate::small_sort::sort_by_key(&mut choices, |c| c.index);
         let choices = choices.into_iter().map(PartialChoice::into_choice).collect();
         Some(ChatCompletion {
             id: self.id,
@@ -231,7 +231,7 @@ impl PartialChoice {
 
     fn into_choice(self) -> Choice {
         let mut calls = self.tool_calls;
-        calls.sort_by_key(|c| c.index);
+        crate::small_sort::sort_by_key(&mut calls, |c| c.index);
         let tool_calls: Vec<ToolCall> = calls
             .into_iter()
             .map(|c| ToolCall {

@@ -33,7 +33,7 @@ pub(super) fn apply(stage: Stage, rules: &[Rule], scans: &[Scan], text: &str, cu
 /// `text` with each span replaced by `[REDACTED:<kind>]`; spans that
 /// overlap (two rules on the same text) become one marker.
 fn redacted(text: &str, mut spans: Vec<Span>) -> String {
-    spans.sort_by_key(|s| s.start);
+    crate::small_sort::sort_by_key(&mut spans, |s| s.start);
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     for span in spans {

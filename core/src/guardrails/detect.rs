@@ -48,7 +48,7 @@ impl Scan {
 
     /// Sorts the spans and joins overlapping ones (the first keeps its kind).
     fn merged(mut self) -> Self {
-        self.spans.sort_by_key(|s| (s.start, std::cmp::Reverse(s.end)));
+        crate::small_sort::sort_by_key(&mut self.spans, |s| (s.start, std::cmp::Reverse(s.end)));
         let mut out: Vec<Span> = Vec::with_capacity(self.spans.len());
         for span in self.spans {
             match out.last_mut() {
