@@ -69,7 +69,9 @@ pub struct InjectionScore {
 impl InjectionScore {
     /// `0.80 (ignore_instructions, encoded_payload)`, for messages and logs.
     pub fn explain(&self) -> String {
-        format!("{:.2} ({})", self.score, self.signals.join(", "))
+        // Hundredths as integers: f64's `Display` would add its own code to the wasm.
+        let hundredths = (self.score.clamp(0.0, 1.0) * 100.0).round() as u32;
+        format!("{}.{:02} ({})", hundredths / 100, hundredths % 100, self.signals.join(", "))
     }
 }
 

@@ -207,25 +207,27 @@ enum Need {
     One,
 }
 
-/// `minimum`, `maximum` and their exclusive forms.
+/// `minimum`, `maximum` and their exclusive forms. Bounds are quoted as
+/// the schema wrote them (JSON's number formatting, not f64's `Display`,
+/// which would add its own code to the wasm).
 fn bounds(schema: &Map<String, Value>, n: f64) -> Result<(), String> {
-    let number = |key: &str| schema.get(key).and_then(Value::as_f64);
+    let number = |key: &str| schema.get(key).and_then(|v| Some((v.as_f64()?, v)));
     let flag = |key: &str| schema.get(key).and_then(Value::as_bool).unwrap_or(false);
-    if let Some(min) = number("minimum") {
+    if let Some((min, shown)) = number("minimum") {
         if n < min || (flag("exclusiveMinimum") && n <= min) {
-            return Err(format!("is less than the minimum {min}"));
+            return Err(format!("is less than the minimum {shown}"));
         }
     }
-    if let Some(max) = number("maximum") {
+    if let Some((max, shown)) = number("maximum") {
         if n > max || (flag("exclusiveMaximum") && n >= max) {
-            return Err(format!("is more than the maximum {max}"));
+            return Err(format!("is more than the maximum {shown}"));
         }
     }
-    if let Some(min) = number("exclusiveMinimum").filter(|min| n <= *min) {
-        return Err(format!("must be more than {min}"));
+    if let Some((_, shown)) = number("exclusiveMinimum").filter(|(min, _)| n <= *min) {
+        return Err(format!("must be more than {shown}"));
     }
-    if let Some(max) = number("exclusiveMaximum").filter(|max| n >= *max) {
-        return Err(format!("must be less than {max}"));
+    if let Some((_, shown)) = number("exclusiveMaximum").filter(|(max, _)| n >= *max) {
+        return Err(format!("must be less than {shown}"));
     }
     Ok(())
 }

@@ -316,14 +316,17 @@ impl ChatRequest {
                 _ => {}
             }
         }
-        let in_range = |name: &str, value: Option<f64>, max: f64| match value {
-            Some(v) if !(0.0..=max).contains(&v) => {
-                Err(invalid(name.into(), format!("`{name}` must be between 0 and {max}, got {v}")))
+        // The value is quoted through JSON's number formatting: f64's
+        // `Display` would add its own code to the wasm.
+        let in_range = |name: &str, value: Option<f64>, max: u8| match value {
+            Some(v) if !(0.0..=f64::from(max)).contains(&v) => {
+                let got = serde_json::Number::from_f64(v).map_or_else(|| "a non-finite number".to_owned(), |n| n.to_string());
+                Err(invalid(name.into(), format!("`{name}` must be between 0 and {max}, got {got}")))
             }
             _ => Ok(()),
         };
-        in_range("temperature", self.temperature, 2.0)?;
-        in_range("top_p", self.top_p, 1.0)?;
+        in_range("temperature", self.temperature, 2)?;
+        in_range("top_p", self.top_p, 1)?;
         for (name, value) in [
             ("n", self.n),
             ("max_tokens", self.max_tokens),
