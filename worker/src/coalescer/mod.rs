@@ -11,7 +11,7 @@ mod wire;
 use edgeway_core::cache::entry::CacheEntry;
 use futures_channel::mpsc::UnboundedReceiver;
 use futures_util::StreamExt;
-use worker::{Env, Method, Request, RequestInit, Response};
+use worker::{Env, Response};
 
 use wire::{Join, Verdict};
 
@@ -77,11 +77,5 @@ pub async fn publish(env: Env, key: String, provider: String, model: String, eve
 }
 
 async fn send(env: &Env, key: &str, join: &Join) -> Option<Response> {
-    let namespace = env.durable_object(BINDING).ok()?;
-    let stub = namespace.id_from_name(key).and_then(|id| id.get_stub()).ok()?;
-    let body = serde_json::to_string(join).ok()?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    let request = Request::new_with_init("https://coalescer.internal/", &init).ok()?;
-    stub.fetch_with_request(request).await.ok()
+    crate::http::object::fetch(env, BINDING, key, &serde_json::to_string(join).ok()?).await.ok()
 }

@@ -1,4 +1,6 @@
-//! HTTP plumbing: reading bodies within limits and writing JSON responses.
+//! HTTP plumbing: reading bodies within limits, writing JSON responses,
+//! and calling Durable Objects.
 
 pub mod body;
+pub mod object;
 pub mod respond;

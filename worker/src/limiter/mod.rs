@@ -14,7 +14,7 @@ mod wire;
 use edgeway_core::keys::record::{FailMode, KeyRecord};
 use edgeway_core::limits::{utc_timestamp, rate_limit_headers, retry_after_seconds, BudgetPeriod, LimitKind, Limits, Refusal};
 use edgeway_core::GatewayError;
-use worker::{Env, Method, Request, RequestInit};
+use worker::Env;
 
 use crate::test_mode;
 use wire::{Answer, Ask};
@@ -99,17 +99,11 @@ async fn call(env: &Env, key_id: &str, ask: &Ask) -> Result<Answer, String> {
     if test_mode::faults().limiter {
         return Err("the limiter is switched off (test mode)".into());
     }
-    let namespace = env.durable_object(BINDING).map_err(|e| e.to_string())?;
-    let stub = namespace.id_from_name(key_id).and_then(|id| id.get_stub()).map_err(|e| e.to_string())?;
     let body = serde_json::to_string(ask).map_err(|e| e.to_string())?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    let request = Request::new_with_init("https://limiter.internal/", &init).map_err(|e| e.to_string())?;
-    let mut response = stub.fetch_with_request(request).await.map_err(|e| e.to_string())?;
-    if response.status_code() != 200 {
-        return Err(format!("the limiter answered HTTP {}", response.status_code()));
+    let (status, text) = crate::http::object::post(env, BINDING, key_id, &body).await?;
+    if status != 200 {
+        return Err(format!("the limiter answered HTTP {status}"));
     }
-    let text = response.text().await.map_err(|e| e.to_string())?;
     edgeway_core::json::from_str(&text).map_err(|e| e.to_string())
 }
 

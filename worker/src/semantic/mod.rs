@@ -20,7 +20,7 @@ use edgeway_core::cache::semantic::vector::Quantized;
 use edgeway_core::config::Target;
 use edgeway_core::keys::base64url;
 use edgeway_core::openai::{ChatRequest, EmbeddingInput, EmbeddingsRequest, EmbeddingsResponse};
-use worker::{Env, Method, Request, RequestInit};
+use worker::{Env, Request};
 
 use crate::attempt::embeddings::{self, EmbeddingsCall};
 use crate::{config, runtime};
@@ -118,16 +118,8 @@ async fn embed(request: &Request, env: &Env, policy: &SemanticPolicy, text: Stri
 }
 
 async fn send(env: &Env, object: &str, ask: &Ask) -> Option<String> {
-    let namespace = env.durable_object(BINDING).ok()?;
-    let stub = namespace.id_from_name(object).and_then(|id| id.get_stub()).ok()?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(serde_json::to_string(ask).ok()?.into()));
-    let request = Request::new_with_init("https://semantic.internal/", &init).ok()?;
-    let mut response = stub.fetch_with_request(request).await.ok()?;
-    if response.status_code() != 200 {
-        return None;
-    }
-    response.text().await.ok()
+    let (status, text) = crate::http::object::post(env, BINDING, object, &serde_json::to_string(ask).ok()?).await.ok()?;
+    (status == 200).then_some(text)
 }
 
 /// A similarity for the `x-edgeway-cache-similarity` header: four decimals.
