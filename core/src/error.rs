@@ -113,6 +113,13 @@ pub enum GatewayError {
         /// `budgets` or `rate limits`.
         what: &'static str,
     },
+    /// A guardrail blocked the request or its answer. The message names the
+    /// rule and what it matched, never the matched text.
+    #[error("{message}")]
+    GuardrailBlocked {
+        /// For the caller (`crate::guardrails::Blocked::message`).
+        message: String,
+    },
     /// The upstream failed and nothing else was tried.
     #[error("{provider} answered with an error{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
     UpstreamError {
@@ -178,7 +185,7 @@ impl GatewayError {
     /// The HTTP status of the error response.
     pub fn status(&self) -> u16 {
         match self {
-            Self::InvalidJson { .. } | Self::InvalidRequest { .. } => 400,
+            Self::InvalidJson { .. } | Self::InvalidRequest { .. } | Self::GuardrailBlocked { .. } => 400,
             Self::InvalidApiKey { .. } | Self::TokenExpired { .. } | Self::TokenInvalid { .. } => 401,
             Self::OriginNotAllowed { .. } | Self::RouteNotAllowed { .. } => 403,
             Self::RateLimited { .. } | Self::BudgetExhausted { .. } => 429,
@@ -201,6 +208,7 @@ impl GatewayError {
             Self::StreamInterrupted { .. } => "stream_interrupted",
             Self::InvalidJson { .. } => "invalid_json",
             Self::InvalidRequest { .. } => "invalid_request",
+            Self::GuardrailBlocked { .. } => "guardrail_blocked",
             Self::ModelNotFound { .. } => "model_not_found",
             Self::NotFound { .. } => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
@@ -253,6 +261,7 @@ impl GatewayError {
         match self {
             Self::InvalidJson { .. }
             | Self::InvalidRequest { .. }
+            | Self::GuardrailBlocked { .. }
             | Self::ModelNotFound { .. }
             | Self::NotFound { .. }
             | Self::MethodNotAllowed { .. }

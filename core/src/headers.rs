@@ -31,6 +31,9 @@ pub const BUDGET_RESET: &str = "x-edgeway-budget-reset";
 /// Cache status of an answer (`HIT`, `SEMANTIC`, `MISS`, `BYPASS`, `REFRESH`); on a
 /// request, `skip` or `refresh`.
 pub const CACHE: &str = "x-edgeway-cache";
+/// The guardrails that ran on a request and what they did:
+/// `ran=input:injection,output:secrets; redacted=input:secrets; flagged=input:email`.
+pub const GUARDRAILS: &str = "x-edgeway-guardrails";
 /// A semantic hit's cosine similarity to the cached question (`0.9731`).
 pub const CACHE_SIMILARITY: &str = "x-edgeway-cache-similarity";
 /// Age in seconds of a cached answer.

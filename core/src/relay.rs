@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::cache::assemble::StreamAssembler;
+use crate::guardrails::schema::SchemaError;
 use crate::guardrails::{Blocked, OutputGuard, Release, Report};
 use crate::openai::{ChatCompletion, Usage};
 use crate::providers::StreamTranslator;
@@ -75,6 +76,23 @@ pub struct StreamRelay {
     tapped: Option<Vec<String>>,
     /// Output guardrails, when the route has them.
     guard: Option<Guard>,
+    /// The JSON schema the answer must match, when the caller asked for one
+    /// and the route checks it.
+    schema: Option<SchemaCheck>,
+}
+
+/// A streamed answer's JSON-schema check. The bytes reach the caller as
+/// they come, so a failure cannot stop them: it is reported in one last
+/// chunk before `[DONE]` (no choices, an `edgeway.json_schema` member), and
+/// in the log.
+#[derive(Debug)]
+struct SchemaCheck {
+    schema: Value,
+    /// The first choice's content so far.
+    text: String,
+    /// The last chunk's `id`, `created` and `model`, to frame the report.
+    frame: Map<String, Value>,
+    result: Option<Result<(), SchemaError>>,
 }
 
 /// The output guardrails of a stream: one guard per choice.
@@ -110,6 +128,12 @@ impl Guard {
 /// else is forwarded untouched.
 #[derive(Deserialize)]
 struct ObservedChunk {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    created: Option<u64>,
+    #[serde(default)]
+    model: Option<String>,
     #[serde(default)]
     choices: Option<Vec<ObservedChoice>>,
     #[serde(default)]
@@ -151,7 +175,36 @@ impl StreamRelay {
             assembler: None,
             tapped: None,
             guard: None,
+            schema: None,
         }
+    }
+
+    /// The same relay, checking the answer against `schema` once it is
+    /// complete (see [`SchemaCheck`]).
+    pub fn with_schema(mut self, schema: Value) -> Self {
+        self.schema = Some(SchemaCheck { schema, text: String::new(), frame: Map::new(), result: None });
+        self
+    }
+
+    /// The streamed answer's schema check: `None` before the end or without
+    /// a schema, `Some(Err(..))` when it did not match.
+    pub fn schema_result(&self) -> Option<&Result<(), SchemaError>> {
+        self.schema.as_ref().and_then(|s| s.result.as_ref())
+    }
+
+    /// Checks the finished answer against the schema and, if it does not
+    /// match, writes the report chunk.
+    fn check_schema(&mut self, out: &mut Vec<u8>) {
+        let Some(check) = self.schema.as_mut().filter(|c| c.result.is_none()) else { return };
+        let result = crate::guardrails::schema::check_answer_text(&check.schema, &check.text);
+        if let Err(error) = &result {
+            let mut chunk = std::mem::take(&mut check.frame);
+            chunk.insert("object".to_owned(), Value::from("chat.completion.chunk"));
+            chunk.insert("choices".to_owned(), Value::Array(Vec::new()));
+            chunk.insert("edgeway".to_owned(), serde_json::json!({"json_schema": {"valid": false, "path": error.path, "message": error.message}}));
+            sse::encode_data(&Value::Object(chunk).to_string(), out);
+        }
+        check.result = Some(result);
     }
 
     /// The same relay, passing each choice's streamed content through a
@@ -397,6 +450,7 @@ impl StreamRelay {
             tapped.push(data.to_owned());
         }
         if data == "[DONE]" {
+            self.check_schema(out);
             out.extend_from_slice(sse::DONE);
             self.state = RelayState::Done;
             return Ok(());
@@ -411,6 +465,19 @@ impl StreamRelay {
             self.summary.usage = Some(usage);
         }
         let choices = chunk.choices.unwrap_or_default();
+        if let Some(check) = self.schema.as_mut() {
+            if let Some(text) = choices.first().and_then(|c| c.delta.as_ref()).and_then(|d| d.content.as_deref()) {
+                check.text.push_str(text);
+            }
+            for (field, value) in [("id", chunk.id), ("model", chunk.model)] {
+                if let Some(value) = value {
+                    check.frame.insert(field.to_owned(), Value::String(value));
+                }
+            }
+            if let Some(created) = chunk.created {
+                check.frame.insert("created".to_owned(), Value::from(created));
+            }
+        }
         for choice in &choices {
             if let Some(delta) = &choice.delta {
                 let has_token = delta.content.as_deref().is_some_and(|c| !c.is_empty())
@@ -458,6 +525,7 @@ impl StreamRelay {
                 if self.finish_guards(now, out)? {
                     return Ok(());
                 }
+                self.check_schema(out);
                 out.extend_from_slice(sse::DONE);
                 self.state = RelayState::Done;
                 Ok(())
@@ -606,6 +674,40 @@ mod tests {
         assert_eq!(relay.summary().first_token_at, None);
         relay.on_upstream_bytes(chunk("a").as_bytes(), 9, &mut out).unwrap();
         assert_eq!(relay.summary().first_token_at, Some(9));
+    }
+
+    mod schema_checked {
+        use super::*;
+
+        fn relay_of(pieces: &[&str]) -> (StreamRelay, String) {
+            let schema = serde_json::json!({"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}});
+            let mut relay = StreamRelay::new(false).with_schema(schema);
+            let chunks: String = pieces.iter().map(|p| chunk(p)).collect();
+            let mut out = Vec::new();
+            relay.on_upstream_bytes(format!("{chunks}{FINISH}{DONE}").as_bytes(), 1, &mut out).unwrap();
+            (relay, String::from_utf8(out).unwrap())
+        }
+
+        #[test]
+        fn a_matching_answer_streams_as_is() {
+            let (relay, out) = relay_of(&["{\"city\": ", "\"Paris\"}"]);
+            assert_eq!(relay.schema_result(), Some(&Ok(())));
+            assert!(!out.contains("edgeway"));
+            assert!(out.ends_with("data: [DONE]\n\n"));
+        }
+
+        #[test]
+        fn a_mismatch_is_reported_in_a_last_chunk_before_done() {
+            let (relay, out) = relay_of(&["{\"town\": ", "\"Paris\"}"]);
+            assert!(matches!(relay.schema_result(), Some(Err(error)) if error.message.contains("city")));
+            let events: Vec<&str> = out.split("\n\n").filter(|e| !e.is_empty()).collect();
+            assert_eq!(events.last(), Some(&"data: [DONE]"));
+            let report: Value = crate::json::from_str(events[events.len() - 2].strip_prefix("data: ").unwrap()).unwrap();
+            assert_eq!(report["choices"], serde_json::json!([]));
+            assert_eq!(report["edgeway"]["json_schema"]["valid"], false);
+            assert_eq!(report["object"], "chat.completion.chunk");
+            assert!(report["id"].is_string(), "framed like the stream's chunks");
+        }
     }
 
     mod guarded {

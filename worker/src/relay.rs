@@ -63,6 +63,16 @@ pub struct Costing {
     pub prompt_estimate: u64,
 }
 
+/// What the answer is checked against as it streams: the output
+/// guardrails, and the JSON schema the caller asked for.
+#[derive(Default)]
+pub struct OutputChecks {
+    /// The route's output rules.
+    pub guard: Option<edgeway_core::guardrails::OutputGuard>,
+    /// The requested schema.
+    pub schema: Option<serde_json::Value>,
+}
+
 /// How long the stream may take.
 pub struct StreamLimits {
     /// Timeouts of the route.
@@ -87,9 +97,16 @@ impl LiveStream {
         limits: StreamLimits,
         costing: Costing,
         sharing: Sharing,
+        checks: OutputChecks,
         abort: AbortOnDrop,
     ) -> Result<Self, GatewayError> {
         let mut relay = StreamRelay::new(caller_wants_usage).with_translator(translator);
+        if let Some(guard) = checks.guard {
+            relay = relay.with_guard(guard, request_id);
+        }
+        if let Some(schema) = checks.schema {
+            relay = relay.with_schema(schema);
+        }
         if sharing.assemble {
             relay = relay.with_assembler();
         }
@@ -249,12 +266,23 @@ impl LiveStream {
         log.record_usage(&usage, estimated, self.costing.price.map(|p| p.cost_usd(&usage)));
         log.outcome = match self.relay.state() {
             RelayState::Done => Outcome::Ok,
+            RelayState::Failed if self.relay.guard_blocked().is_some() => {
+                log.error_code = Some("guardrail_blocked".to_owned());
+                Outcome::Error
+            }
             RelayState::Failed => {
                 log.error_code = Some("stream_interrupted".to_owned());
                 Outcome::Interrupted
             }
             _ => Outcome::ClientClosed,
         };
+        if let Some(report) = self.relay.guard_report() {
+            log.guardrails.get_or_insert_with(Default::default).merge(report);
+            log.guardrail_held_ms = Some(self.relay.guard_held_ms());
+        }
+        if let Some(Err(mismatch)) = self.relay.schema_result() {
+            log.schema_error = Some(format!("the answer does not match the requested JSON schema at {}: {}", mismatch.path, mismatch.message));
+        }
         // An upstream read that failed because the caller left (the request
         // signal aborted it) is the caller's doing, not an interruption.
         if self.abort.caller_gone() {

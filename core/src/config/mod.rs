@@ -151,6 +151,9 @@ pub struct Route {
     /// The response cache, when the route turns it on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<crate::cache::policy::CachePolicy>,
+    /// The route's guardrails, when it has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardrails: Option<crate::guardrails::Guardrails>,
     /// The semantic cache, when the route turns it on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub semantic_cache: Option<crate::cache::semantic::policy::SemanticPolicy>,

@@ -176,6 +176,10 @@ pub struct RawRoute {
     /// The response cache, on for this route when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<RawCache>,
+    /// Input and output checks (prompt injection, secrets, PII, deny-list,
+    /// JSON-schema answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardrails: Option<crate::guardrails::RawGuardrails>,
     /// The semantic cache, after the exact cache misses (needs `cache`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub semantic_cache: Option<crate::cache::semantic::policy::RawSemanticCache>,

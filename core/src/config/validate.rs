@@ -143,6 +143,15 @@ pub(super) fn validate(raw: &RawConfig) -> Result<Config, ConfigErrors> {
             Route { name: alias.clone(), description: route.description.clone(), targets, groups, timeouts: route_timeouts, retry,
                 cache: cache_policy(route.cache.as_ref(), &path, &mut problems),
                 semantic_cache: semantic_policy(route, &path, raw, &mut problems),
+                guardrails: route.guardrails.as_ref().and_then(|raw| match crate::guardrails::Guardrails::from_raw(raw) {
+                    Ok(guardrails) => Some(guardrails),
+                    Err(errors) => {
+                        for error in errors {
+                            problems.add(format!("{path}.guardrails"), error);
+                        }
+                        None
+                    }
+                }),
                 log_bodies: route.log_bodies,
                 tiers,
                 complexity: (!route.tiers.is_empty()).then(|| route.complexity.clone().unwrap_or_default()),

@@ -29,7 +29,6 @@ pub mod schema;
 
 use serde::{Deserialize, Serialize};
 
-use crate::openai::{ErrorBody, ErrorObject};
 
 pub use config::{Action, Check, Guardrails, RawGuardrails, RawRule, Rule, SchemaFailure};
 pub use input::check_input;
@@ -81,9 +80,21 @@ pub struct Report {
 
 impl Report {
     /// A report in which `rules` ran at `stage` and found nothing yet.
-    pub(crate) fn ran(stage: Stage, rules: &[Rule]) -> Self {
+    pub fn ran(stage: Stage, rules: &[Rule]) -> Self {
         let ran = rules.iter().map(|r| format!("{}:{}", stage.as_str(), r.name())).collect();
         Self { ran, findings: Vec::new() }
+    }
+
+    /// The report of a stage that ended in `blocked`: the stage's rules
+    /// ran, and the block is its finding.
+    pub fn of_block(guardrails: &Guardrails, blocked: &Blocked) -> Self {
+        let rules = match blocked.stage {
+            Stage::Input => &guardrails.input,
+            Stage::Output => &guardrails.output,
+        };
+        let mut report = Self::ran(blocked.stage, rules);
+        report.count(blocked.stage, &blocked.rule, &blocked.kind, Action::Block);
+        report
     }
 
     /// Counts one match.
@@ -168,25 +179,14 @@ impl Blocked {
         Self { stage, rule: rule.to_owned(), kind: kind.to_owned(), message }
     }
 
-    /// The OpenAI-style error body: status 400, type `invalid_request_error`,
-    /// code `guardrail_blocked`; the same object ends a blocked stream.
-    pub fn to_body(&self, request_id: &str) -> ErrorBody {
-        ErrorBody {
-            error: ErrorObject {
-                message: self.message.clone(),
-                kind: "invalid_request_error".to_owned(),
-                param: None,
-                code: Some(Self::CODE.to_owned()),
-                request_id: Some(request_id.to_owned()),
-            },
-        }
+    /// The error the caller gets (`guardrail_blocked`, 400).
+    pub fn to_error(&self) -> crate::GatewayError {
+        crate::GatewayError::GuardrailBlocked { message: self.message.clone() }
     }
 
-    /// [`Self::to_body`] serialised.
+    /// [`Self::to_error`] as the JSON body (or a stream's last event).
     pub fn to_json(&self, request_id: &str) -> String {
-        // Plain strings cannot fail to serialise; a fixed body if they ever did.
-        serde_json::to_string(&self.to_body(request_id))
-            .unwrap_or_else(|_| r#"{"error":{"message":"blocked by a guardrail","type":"invalid_request_error","param":null,"code":"guardrail_blocked"}}"#.to_owned())
+        self.to_error().to_json(request_id)
     }
 }
 

@@ -152,6 +152,17 @@ pub struct RequestLog {
     /// `refresh` or `bypass` (absent: not a cacheable endpoint).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<&'static str>,
+    /// What the route's guardrails ran and found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guardrails: Option<crate::guardrails::Report>,
+    /// The longest a streamed answer's text was held back by the output
+    /// guardrails (ms): the latency they added.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guardrail_held_ms: Option<u64>,
+    /// Why the answer did not match the JSON schema the caller asked for,
+    /// when it was answered anyway (a stream, or a route that reports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_error: Option<String>,
     /// A semantic hit's cosine similarity to the cached question.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub similarity: Option<f32>,
@@ -242,6 +253,9 @@ impl RequestLog {
             tokens_estimated: false,
             cost_usd: None,
             cache: None,
+            guardrails: None,
+            guardrail_held_ms: None,
+            schema_error: None,
             similarity: None,
             cost_saved_usd: None,
             warnings: Vec::new(),

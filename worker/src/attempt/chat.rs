@@ -4,14 +4,16 @@
 
 use edgeway_core::config::{ProviderKind, Route, Target};
 use edgeway_core::demo::DemoModel;
-use edgeway_core::openai::{ChatRequest, Usage};
+use edgeway_core::guardrails::{self, schema, Action, Guardrails, OutputGuard, Report, SchemaFailure, Stage};
+use edgeway_core::openai::{ChatCompletion, ChatRequest, Usage};
+use edgeway_core::reliability::outcome::AttemptFailure;
 use edgeway_core::providers::{self, ReplyContext, StreamTranslator};
 use edgeway_core::{tokens, GatewayError};
 use worker::{Env, Request};
 
 use super::{resolve, send, Deadlines, Failure};
 use crate::cancel::AbortOnDrop;
-use crate::relay::{Costing, LiveStream, Sharing, StreamLimits};
+use crate::relay::{Costing, LiveStream, OutputChecks, Sharing, StreamLimits};
 use crate::{config, runtime, upstream};
 
 /// What every attempt of one chat request shares.
@@ -55,6 +57,12 @@ pub struct Answered {
     pub answer: Answer,
     /// Harmless fields the target could not honour (`x-edgeway-warning`).
     pub warnings: Vec<String>,
+    /// What the output guardrails ran and found (a stream's findings go to
+    /// its log record when it ends).
+    pub guard: Option<Report>,
+    /// Why a whole answer did not match the requested JSON schema, when the
+    /// route answers it anyway (`schema_failure = "report"`).
+    pub schema_error: Option<String>,
 }
 
 /// Runs one attempt on `target`. `attempt` counts attempts within the
@@ -88,21 +96,60 @@ pub async fn run(call: &ChatCall<'_>, target: &Target, attempt: u32) -> Result<A
         let translator = StreamTranslator::for_provider(provider.kind, reply);
         let costing = Costing { price, prompt_estimate: tokens::estimate_prompt(call.chat) };
         let limits = StreamLimits { timeouts: deadlines.timeouts, deadline_ms: deadlines.deadline_ms, watchdog: deadlines.watchdog };
-        let live = LiveStream::start(upstream.body.into_stream(), call.chat.wants_stream_usage(), translator, &provider.name, call.request_id, limits, costing, call.sharing, abort)
+        let checks = OutputChecks {
+            guard: call.route.guardrails.as_ref().filter(|g| !g.output.is_empty()).map(OutputGuard::new),
+            schema: call.route.guardrails.as_ref().and_then(|_| schema::requested_schema(call.chat)).cloned(),
+        };
+        let live = LiveStream::start(upstream.body.into_stream(), call.chat.wants_stream_usage(), translator, &provider.name, call.request_id, limits, costing, call.sharing, checks, abort)
             .await
             .map_err(Failure::from_error)?;
-        return Ok(Answered { answer: Answer::Stream(Box::new(live)), warnings });
+        let guard = call.route.guardrails.as_ref().map(|g| Report::ran(Stage::Output, &g.output));
+        return Ok(Answered { answer: Answer::Stream(Box::new(live)), warnings, guard, schema_error: None });
     }
     let bytes = deadlines.body(&provider.name, upstream.status, upstream.body).await?;
-    let completed = providers::completion(provider, bytes, &reply).map_err(Failure::malformed)?;
+    let mut completed = providers::completion(provider, bytes, &reply).map_err(Failure::malformed)?;
     abort.disarm();
+    let (guard, schema_error) = match &call.route.guardrails {
+        Some(rules) => {
+            let (body, report, schema_error) = guard_answer(rules, call.chat, completed.body, &provider.name)?;
+            completed.body = body;
+            (Some(report), schema_error)
+        }
+        None => (None, None),
+    };
     // A provider that reports no usage is counted here, as streams are.
     let (usage, usage_estimated) = match completed.usage {
         Some(usage) => (Some(usage), false),
         None => (estimate_usage(call.chat, &completed.body), true),
     };
     let cost_usd = usage.zip(price).map(|(usage, price)| price.cost_usd(&usage));
-    Ok(Answered { answer: Answer::Json { bytes: completed.body, usage, usage_estimated, cost_usd }, warnings })
+    Ok(Answered { answer: Answer::Json { bytes: completed.body, usage, usage_estimated, cost_usd }, warnings, guard, schema_error })
+}
+
+/// Runs the route's output guardrails on a whole answer: redacts it, or
+/// fails the attempt (`guardrail_blocked`, fatal). An answer that does not
+/// match the requested JSON schema fails the attempt too, as the route
+/// says: retried on the same target (then the next), passed to the next
+/// target at once, or answered and reported.
+fn guard_answer(rules: &Guardrails, chat: &ChatRequest, bytes: Vec<u8>, provider: &str) -> Result<(Vec<u8>, Report, Option<String>), Failure> {
+    let mut answer: ChatCompletion = serde_json::from_slice(&bytes).map_err(|e| Failure::malformed(GatewayError::UpstreamError { provider: provider.to_owned(), status: Some(200), message: e.to_string() }))?;
+    let report = guardrails::check_completion(rules, &mut answer).map_err(|blocked| Failure {
+        kind: AttemptFailure::Status { status: 400, error_code: Some(blocked.to_error().code().to_owned()) },
+        error: blocked.to_error(),
+        wait_hint_ms: None,
+    })?;
+    let redacted = report.findings.iter().any(|f| f.action == Action::Redact);
+    let bytes = if redacted { serde_json::to_vec(&answer).unwrap_or(bytes) } else { bytes };
+    let Some(schema) = schema::requested_schema(chat) else { return Ok((bytes, report, None)) };
+    let text = answer.choices.first().and_then(|c| c.message.content.as_deref()).unwrap_or_default();
+    let Err(mismatch) = schema::check_answer_text(schema, text) else { return Ok((bytes, report, None)) };
+    let message = format!("the answer does not match the requested JSON schema at {}: {}", mismatch.path, mismatch.message);
+    let error = GatewayError::UpstreamError { provider: provider.to_owned(), status: Some(200), message: message.clone() };
+    match rules.schema_failure {
+        SchemaFailure::Retry => Err(Failure::malformed(error)),
+        SchemaFailure::Fallback => Err(Failure::unsupported(error)),
+        SchemaFailure::Report => Ok((bytes, report, Some(message))),
+    }
 }
 
 /// Usage estimated from the request and the answer's text (content,

@@ -9,6 +9,7 @@
 use edgeway_core::cache::entry::CacheEntry;
 use edgeway_core::cache::policy::{self, CacheHeaders, CacheMode, CachePlan};
 use edgeway_core::config::{Route, Target};
+use edgeway_core::guardrails::{self, Guardrails, Report};
 use edgeway_core::headers;
 use edgeway_core::log::RequestLog;
 use edgeway_core::openai::parse_chat_request;
@@ -24,7 +25,7 @@ use crate::context::RequestContext;
 use crate::http::{body, respond};
 use crate::cache::{PendingAnswer, PendingWrite};
 use crate::cancel::AbortOnDrop;
-use crate::relay::{Costing, LiveStream, Sharing, StreamLimits};
+use crate::relay::{Costing, LiveStream, OutputChecks, Sharing, StreamLimits};
 use crate::retries::{self, Plan};
 use crate::coalescer::{self, Role};
 use crate::{cache, config, gate, runtime, semantic};
@@ -37,7 +38,7 @@ const DEFAULT_OUTPUT_RESERVATION: u64 = 256;
 pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, caller: &Caller) -> Result<Response, GatewayError> {
     let config = config::get()?;
     let body = body::read_limited(request, config.max_request_bytes).await?;
-    let chat = parse_chat_request(&body)?;
+    let mut chat = parse_chat_request(&body)?;
     let route = config.route_for(&chat.model)?;
     let tiered = choose_tier(request, route, &chat, ctx)?;
     let route = tiered.as_ref().unwrap_or(route);
@@ -50,6 +51,11 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
         }
     }
     gate::pass(request, env, ctx, caller, route, estimated_tokens(&chat)).await?;
+    // Before anything else sees the prompt (the cache key, the log, the
+    // upstream): a redacted secret is gone from all of them.
+    if let Some(rules) = &route.guardrails {
+        guard_input(rules, &mut chat, ctx)?;
+    }
     if stores_bodies(request, route, caller) {
         if let Some(log) = &mut ctx.log {
             log.prompt = Some(edgeway_core::log::prompt_body(&chat));
@@ -154,6 +160,23 @@ fn choose_tier(request: &Request, route: &Route, chat: &ChatRequest, ctx: &mut R
     Ok(Some(tiered))
 }
 
+/// Runs the route's input guardrails: redacts in place, or refuses the
+/// request (`guardrail_blocked`). What ran and what it found goes to the
+/// log, and to the caller in `x-edgeway-guardrails`.
+fn guard_input(rules: &Guardrails, chat: &mut ChatRequest, ctx: &mut RequestContext) -> Result<(), GatewayError> {
+    let (report, result) = match guardrails::check_input(rules, chat) {
+        Ok(report) => (report, Ok(())),
+        Err(blocked) => (Report::of_block(rules, &blocked), Err(blocked.to_error())),
+    };
+    if result.is_err() {
+        ctx.response_headers.push((headers::GUARDRAILS, report.header_value()));
+    }
+    if let Some(log) = &mut ctx.log {
+        log.guardrails = Some(report);
+    }
+    result
+}
+
 /// Whether the log keeps this request's prompt and answer: the route says
 /// so, and neither the key nor the caller asked for zero retention.
 fn stores_bodies(request: &Request, route: &Route, caller: &Caller) -> bool {
@@ -225,11 +248,12 @@ async fn follow_live(request: &Request, env: &Env, events: Response, target: &Ta
     let costing = Costing { price: None, prompt_estimate: tokens::estimate_prompt(chat) };
     let abort = AbortOnDrop::for_request(request);
     let body = crate::upstream::http::stream(&events);
-    let live = LiveStream::start(body, chat.wants_stream_usage(), None, &target.provider, &ctx.request_id.clone(), limits, costing, Sharing::default(), abort).await?;
+    // The stream it follows was checked by its own guardrails already.
+    let live = LiveStream::start(body, chat.wants_stream_usage(), None, &target.provider, &ctx.request_id.clone(), limits, costing, Sharing::default(), OutputChecks::default(), abort).await?;
     if let Some(log) = &mut ctx.log {
         log.cache = Some("coalesced");
     }
-    let response = answer_response(Answered { answer: Answer::Stream(Box::new(live)), warnings: Vec::new() }, route, target, ctx, None, env, None)?;
+    let response = answer_response(Answered { answer: Answer::Stream(Box::new(live)), warnings: Vec::new(), guard: None, schema_error: None }, route, target, ctx, None, env, None)?;
     respond::set(response.headers(), headers::CACHE, "HIT");
     Ok(response)
 }
@@ -268,6 +292,9 @@ fn hit_response(entry: &CacheEntry, chat: &ChatRequest, route: &Route, ctx: &mut
     respond::set(h, headers::ROUTE, &route.name);
     respond::set(h, headers::ATTEMPTS, "0");
     respond::set(h, headers::COST_USD, "0");
+    if let Some(value) = ctx.log.as_ref().and_then(|l| l.guardrails.as_ref()).map(Report::header_value) {
+        respond::set(h, headers::GUARDRAILS, &value);
+    }
     if let Some(log) = &mut ctx.log {
         log.cache = Some(how);
         log.provider = Some(entry.provider.clone());
@@ -296,8 +323,14 @@ fn answer_response(
 ) -> Result<Response, GatewayError> {
     let pending = |answer| cache_to.clone().map(|(key, ttl_ms)| PendingWrite { key, ttl_ms, provider: target.provider.clone(), model: target.model.clone(), answer });
     let calls = ctx.log.as_ref().map_or(1, RequestLog::upstream_calls);
+    let mut guard_header = None;
     if let Some(log) = &mut ctx.log {
         log.warnings.clone_from(&answered.warnings);
+        if let Some(output) = answered.guard {
+            log.guardrails.get_or_insert_with(Report::default).merge(output);
+        }
+        log.schema_error = answered.schema_error;
+        guard_header = log.guardrails.as_ref().map(Report::header_value);
     }
     let response = match answered.answer {
         Answer::Stream(mut live) => {
@@ -351,6 +384,9 @@ fn answer_response(
     respond::set(h, headers::ATTEMPTS, &calls.to_string());
     if !answered.warnings.is_empty() {
         respond::set(h, headers::WARNING, &answered.warnings.join("; "));
+    }
+    if let Some(value) = guard_header {
+        respond::set(h, headers::GUARDRAILS, &value);
     }
     Ok(response)
 }
