@@ -57,3 +57,8 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     logs::retention::run(&env).await;
 }
+
+// SAFETY: a Worker isolate runs the wasm on one thread, which is what
+// `TalckWasm` (no locking) requires.
+#[global_allocator]
+static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
