@@ -27,6 +27,7 @@ bench: setup worker sdk
 	node bench/sdk-size.mjs
 	node bench/logs.mjs
 	cargo run -q --release -p edgeway-core --example tier_costs
+	cargo run -q --release -p edgeway-core --example semantic_memory
 
 ## Deploy to Cloudflare (README.md, "Deploy", lists the one-time steps).
 deploy: setup worker www

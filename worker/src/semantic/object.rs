@@ -7,15 +7,15 @@
 //! the rows on first use, and every change is written through, so an
 //! evicted object comes back whole. Answers stay on disk until served.
 //!
-//! Memory: a 1,536-dimension entry is about 1.6 KB in the index, so the
-//! default cap of 2,000 entries is about 3.2 MB per namespace and dozens of
-//! namespaces' objects fit in the 128 MB an isolate shares among them
+//! Memory: a 1,536-dimension entry is about 1.7 KB in the index, so the
+//! default cap of 2,000 entries is about 3.5 MB a namespace, and some 38
+//! full namespaces' objects fit in the 128 MB an isolate shares among them
 //! (`edgeway_core::cache::semantic::index` has the measurement).
 //!
 //! A large deployment would put the vectors in Cloudflare Vectorize
 //! instead (one index, a namespace per cache namespace, metadata filter on
 //! the context hash, the answer in KV by id) behind these same two calls,
-//! `lookup` and `insert`; see DESIGN.md, "Semantic cache".
+//! `lookup` and `insert`; README.md, "The semantic cache", says how.
 
 use std::cell::RefCell;
 

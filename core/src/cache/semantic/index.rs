@@ -4,9 +4,11 @@
 //! of int8 vectors answers in a millisecond or two). Entries expire after
 //! their TTL, and past the capacity the least recently used one goes.
 //!
-//! Memory: a 1,536-dimension entry is about 1.6 KB (int8 vector, id,
-//! times). The default capacity of 2,000 entries is about 3.2 MB per
-//! namespace, so dozens of namespaces' objects fit in one isolate's 128 MB.
+//! Memory, measured by `make bench` (core/examples/semantic_memory.rs): a
+//! 1,536-dimension entry takes about 1.7 KB (int8 vector, id, times), so
+//! the default capacity of 2,000 entries is about 3.5 MB a namespace, and
+//! one isolate's 128 MB holds some 38 full namespaces' objects (with room
+//! left for everything else an isolate does, plan on half that).
 
 use std::collections::HashMap;
 
