@@ -73,7 +73,7 @@ pub fn embed(text: &str, dimensions: Option<usize>) -> Vec<f32> {
 fn concepts(text: &str) -> Vec<String> {
     let mut seen: Vec<String> = Vec::new();
     for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
-        let word = word.to_lowercase();
+        let word = word.to_ascii_lowercase();
         if FILLER.contains(&word.as_str()) {
             continue;
         }

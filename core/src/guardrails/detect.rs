@@ -444,7 +444,9 @@ fn phrase_at(text: &str, phrase: &str) -> Phrase {
         for want in word.chars() {
             match chars.next() {
                 None => return Phrase::Cut,
-                Some((_, got)) if got == want || got.to_lowercase().eq(want.to_lowercase()) => {}
+                // Any case for ASCII letters; other letters as written
+                // (Unicode's case tables would cost the wasm ~10 KB).
+                Some((_, got)) if got.eq_ignore_ascii_case(&want) => {}
                 Some(_) => return Phrase::No,
             }
         }

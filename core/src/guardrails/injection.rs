@@ -106,12 +106,14 @@ fn signals(text: &str) -> Vec<&'static str> {
 }
 
 /// Lower-cased alphanumeric words; apostrophes inside a word are dropped.
+/// ASCII lower-casing is enough for the English phrases scored here, and
+/// keeps Unicode's case tables out of the wasm.
 fn words(text: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
     for c in text.chars() {
         if c.is_alphanumeric() {
-            word.extend(c.to_lowercase());
+            word.push(c.to_ascii_lowercase());
         } else if matches!(c, '\'' | '\u{2019}') && !word.is_empty() {
             continue;
         } else if !word.is_empty() {
