@@ -12,6 +12,13 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> serde_json::Result<T> {
     serde_json::from_slice(text.as_bytes())
 }
 
+/// `text` as a JSON string, quotes and escapes included: how messages and
+/// log lines quote a value. (Rust's `{:?}` would do much the same, with
+/// Unicode's printable tables in the wasm.)
+pub fn quote(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
 /// The JSON path (`messages[1].role`) of the value a deserialization error
 /// is about, read from the error's position in `body`: serde_json reports
 /// where in the text it failed, and the path is rebuilt by scanning the

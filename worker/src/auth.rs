@@ -42,7 +42,7 @@ impl Caller {
         if key_allows && token_allows {
             Ok(())
         } else {
-            Err(GatewayError::RouteNotAllowed { message: format!("this key may not use the route {route:?}"), param: "model".to_owned() })
+            Err(GatewayError::RouteNotAllowed { message: format!("this key may not use the route {}", edgeway_core::json::quote(route)), param: "model".to_owned() })
         }
     }
 

@@ -70,7 +70,7 @@ pub fn plan(route: Option<&CachePolicy>, request: &ChatRequest, given: &CacheHea
         None => None,
         Some(c) if c.eq_ignore_ascii_case("skip") => Some(CacheMode::Bypass),
         Some(c) if c.eq_ignore_ascii_case("refresh") => Some(CacheMode::Refresh),
-        Some(other) => return Err(invalid(headers::CACHE, format!("{} must be \"skip\" or \"refresh\", got {other:?}", headers::CACHE))),
+        Some(other) => return Err(invalid(headers::CACHE, format!("{} must be \"skip\" or \"refresh\", got {}", headers::CACHE, crate::json::quote(other)))),
     };
     let ttl_s = match given.ttl.as_deref().map(str::trim) {
         None => None,

@@ -270,8 +270,8 @@ impl Config {
             .trim()
             .split_once('/')
             .filter(|(p, m)| !p.is_empty() && !m.is_empty())
-            .ok_or_else(|| format!("expected \"provider/model\", got {spec:?}"))?;
-        let known = self.provider(provider).ok_or_else(|| format!("unknown provider {provider:?}"))?;
+            .ok_or_else(|| format!("expected \"provider/model\", got {}", crate::json::quote(spec)))?;
+        let known = self.provider(provider).ok_or_else(|| format!("unknown provider {}", crate::json::quote(provider)))?;
         if known.kind == ProviderKind::Demo {
             crate::demo::DemoModel::parse(model)?;
         }

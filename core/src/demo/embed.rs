@@ -72,7 +72,7 @@ pub fn embed(text: &str, dimensions: Option<usize>) -> Vec<f32> {
 /// The distinct concepts of a text, in order of first appearance.
 fn concepts(text: &str) -> Vec<String> {
     let mut seen: Vec<String> = Vec::new();
-    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+    for word in text.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
         let word = word.to_ascii_lowercase();
         if FILLER.contains(&word.as_str()) {
             continue;

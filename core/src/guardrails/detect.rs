@@ -403,12 +403,14 @@ pub fn denied(text: &str, phrases: &[String]) -> Scan {
     let mut scan = Scan::default();
     let mut prev: Option<char> = None;
     for (i, c) in text.char_indices() {
-        if !prev.is_some_and(char::is_alphanumeric) {
+        // Word boundaries by ASCII letters and digits: Unicode's tables
+        // would cost the wasm more than they are worth here.
+        if !prev.is_some_and(|p| p.is_ascii_alphanumeric()) {
             let rest = text.get(i..).unwrap_or_default();
             for phrase in phrases.iter().filter(|p| !p.trim().is_empty()) {
                 match phrase_at(rest, phrase) {
                     Phrase::Whole(len) => match rest.get(len..).and_then(|t| t.chars().next()) {
-                        Some(next) if next.is_alphanumeric() => {}
+                        Some(next) if next.is_ascii_alphanumeric() => {}
                         next => {
                             if next.is_none() {
                                 scan.open(i); // `…phrase` may go on as `…phrases`

@@ -112,7 +112,7 @@ fn words(text: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
     for c in text.chars() {
-        if c.is_alphanumeric() {
+        if c.is_ascii_alphanumeric() {
             word.push(c.to_ascii_lowercase());
         } else if matches!(c, '\'' | '\u{2019}') && !word.is_empty() {
             continue;

@@ -181,7 +181,7 @@ impl KeyRecord {
         }
         if let Some(routes) = input.routes {
             if let Some((i, route)) = routes.iter().enumerate().find(|(_, r)| !route_exists(r)) {
-                return Err(InputError { param: format!("routes[{i}]"), message: format!("unknown route {route:?}") });
+                return Err(InputError { param: format!("routes[{i}]"), message: format!("unknown route {}", crate::json::quote(route)) });
             }
             next.routes = routes;
         }
@@ -190,7 +190,8 @@ impl KeyRecord {
                 return Err(InputError {
                     param: format!("origins[{i}]"),
                     message: format!(
-                        "{origin:?} is not an origin like \"https://app.example\" or \"https://*.example.com\""
+                        "{} is not an origin like \"https://app.example\" or \"https://*.example.com\"",
+                        crate::json::quote(origin)
                     ),
                 });
             }

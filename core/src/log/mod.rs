@@ -275,7 +275,7 @@ impl RequestLog {
 
     /// The record as one JSON line.
     pub fn to_json_line(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"event\":\"request\",\"log_error\":{:?}}}", e.to_string()))
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"event\":\"request\",\"log_error\":{}}}", crate::json::quote(&e.to_string())))
     }
 }
 

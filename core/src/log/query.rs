@@ -154,7 +154,7 @@ fn invalid(param: &str, message: impl Into<String>) -> GatewayError {
 }
 
 fn number(param: &str, value: &str) -> Result<u64, GatewayError> {
-    value.parse().map_err(|_| invalid(param, format!("`{param}` must be a whole number, got {value:?}")))
+    value.parse().map_err(|_| invalid(param, format!("`{param}` must be a whole number, got {}", crate::json::quote(value))))
 }
 
 /// The parameters of a logs or stats call, read from the query string.

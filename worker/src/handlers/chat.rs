@@ -129,7 +129,7 @@ fn choose_tier(request: &Request, route: &Route, chat: &ChatRequest, ctx: &mut R
         Some(name) => {
             let index = route.tiers.iter().position(|t| t.name == name.trim()).ok_or_else(|| GatewayError::InvalidRequest {
                 param: headers::TIER.to_owned(),
-                message: format!("route {} has no tier {:?} (it has {})", route.name, name, route.tiers.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")),
+                message: format!("route {} has no tier {} (it has {})", route.name, edgeway_core::json::quote(&name), route.tiers.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")),
             })?;
             (index, "pinned by the caller".to_owned())
         }

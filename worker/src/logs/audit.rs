@@ -18,6 +18,6 @@ pub async fn record(env: &Env, now_ms: u64, action: &str, target: &str, detail: 
     }
     .await;
     if let Err(error) = written {
-        worker::console_error!("{{\"event\":\"audit_write_failed\",\"action\":{action:?},\"error\":{:?}}}", error.to_string());
+        worker::console_error!("{{\"event\":\"audit_write_failed\",\"action\":{},\"error\":{}}}", edgeway_core::json::quote(action), edgeway_core::json::quote(&error.to_string()));
     }
 }

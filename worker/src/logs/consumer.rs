@@ -14,7 +14,7 @@ use super::d1;
 pub async fn consume(batch: MessageBatch<String>, env: &Env) -> worker::Result<()> {
     let lines: Vec<JsValue> = batch.raw_iter().map(|message| message.body()).filter(JsValue::is_string).collect();
     if let Err(error) = store(env, &lines).await {
-        worker::console_error!("{{\"event\":\"log_store_failed\",\"records\":{},\"error\":{:?}}}", lines.len(), error.to_string());
+        worker::console_error!("{{\"event\":\"log_store_failed\",\"records\":{},\"error\":{}}}", lines.len(), edgeway_core::json::quote(&error.to_string()));
         batch.retry_all();
         return Ok(());
     }

@@ -25,6 +25,6 @@ pub async fn run(env: &Env) {
     .await;
     match outcome {
         Ok(()) => worker::console_log!("{{\"event\":\"log_retention\",\"deleted_before_ms\":{cutoff},\"retention_days\":{days}}}"),
-        Err(error) => worker::console_error!("{{\"event\":\"log_retention_failed\",\"error\":{:?}}}", error.to_string()),
+        Err(error) => worker::console_error!("{{\"event\":\"log_retention_failed\",\"error\":{}}}", edgeway_core::json::quote(&error.to_string())),
     }
 }

@@ -3,6 +3,7 @@
 //! after the response (`wait_until`); a queue that cannot take the record
 //! costs the dashboard one row, never the caller an answer.
 
+use edgeway_core::json::quote;
 use edgeway_core::log::RequestLog;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -21,7 +22,7 @@ pub async fn write(env: &Env, log: &RequestLog) {
     let Some(queue) = queue(env) else { return };
     if let Err(error) = enqueue(&queue, &line).await {
         let reason = Reflect::get(&error, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
-        worker::console_error!("{{\"event\":\"log_queue_failed\",\"request_id\":{:?},\"error\":{:?}}}", log.request_id, reason);
+        worker::console_error!("{{\"event\":\"log_queue_failed\",\"request_id\":{},\"error\":{}}}", quote(&log.request_id), quote(&reason));
     }
 }
 
