@@ -163,6 +163,9 @@ pub struct Route {
     /// Complexity tiers, in order; empty for an ordinary route.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<Tier>,
+    /// The route a tiered route asks for the tier, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<crate::routing::classify::Classifier>,
     /// How a tiered route scores requests (`None` on an ordinary route).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub complexity: Option<crate::routing::tiers::Weights>,

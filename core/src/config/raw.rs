@@ -191,6 +191,10 @@ pub struct RawRoute {
     /// Instead of `targets`: tiers for complexity routing, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<RawTier>,
+    /// A route with tiers may ask this classifier route for the tier, with
+    /// the score as the fallback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<crate::routing::classify::Classifier>,
     /// The scoring weights of a route with tiers (defaults when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub complexity: Option<crate::routing::tiers::Weights>,

@@ -155,6 +155,7 @@ pub(super) fn validate(raw: &RawConfig) -> Result<Config, ConfigErrors> {
                 log_bodies: route.log_bodies,
                 tiers,
                 complexity: (!route.tiers.is_empty()).then(|| route.complexity.clone().unwrap_or_default()),
+                classifier: classifier(route, &path, raw, &mut problems),
             },
         );
     }
@@ -334,6 +335,25 @@ fn cache_policy(raw: Option<&RawCache>, path: &str, problems: &mut Problems) -> 
         problems.add(format!("{path}.cache.max_ttl_s"), "must be at most 86400 (a day)");
     }
     Some(CachePolicy { ttl_ms, max_ttl_ms, any_temperature: raw.any_temperature.unwrap_or(false), shared: raw.shared.unwrap_or(false) })
+}
+
+/// A tiered route's classifier, checked: only with tiers, a route that
+/// exists and has no tiers itself, and a timeout of 10 ms to 10 s.
+fn classifier(route: &RawRoute, path: &str, raw: &RawConfig, problems: &mut Problems) -> Option<crate::routing::classify::Classifier> {
+    let classifier = route.classifier.as_ref()?;
+    let path = format!("{path}.classifier");
+    if route.tiers.is_empty() {
+        problems.add(&path, "only a route with `tiers` has a classifier");
+    }
+    match raw.routes.get(&classifier.route) {
+        None => problems.add(format!("{path}.route"), format!("there is no route {:?} to classify with", classifier.route)),
+        Some(target) if !target.tiers.is_empty() => problems.add(format!("{path}.route"), "the classifier must be an ordinary route, not one with tiers"),
+        Some(_) => {}
+    }
+    if !(10..=10_000).contains(&classifier.timeout_ms) {
+        problems.add(format!("{path}.timeout_ms"), "must be between 10 and 10000");
+    }
+    Some(classifier.clone())
 }
 
 /// A route's semantic cache settings, checked: in range, after an exact

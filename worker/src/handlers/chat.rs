@@ -15,6 +15,7 @@ use edgeway_core::log::RequestLog;
 use edgeway_core::openai::parse_chat_request;
 use edgeway_core::openai::ChatRequest;
 use edgeway_core::pricing::format_usd;
+use edgeway_core::routing::classify::Classifier;
 use edgeway_core::routing::{features, tiers};
 use edgeway_core::{tokens, GatewayError};
 use worker::{Env, Request, Response};
@@ -40,7 +41,7 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
     let body = body::read_limited(request, config.max_request_bytes).await?;
     let mut chat = parse_chat_request(&body)?;
     let route = config.route_for(&chat.model)?;
-    let tiered = choose_tier(request, route, &chat, ctx)?;
+    let tiered = choose_tier(request, env, route, &chat, ctx).await?;
     let route = tiered.as_ref().unwrap_or(route);
     if let Some(log) = &mut ctx.log {
         log.route = Some(route.name.clone());
@@ -118,9 +119,10 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
 
 /// On a route with tiers, the route as the request's tier serves it: the
 /// tier the caller pinned (`x-edgeway-tier`; the gate checks the key may),
-/// or the one its complexity calls for. The choice and its reason go in
-/// the response headers and the log. `None` for an ordinary route.
-fn choose_tier(request: &Request, route: &Route, chat: &ChatRequest, ctx: &mut RequestContext) -> Result<Option<Route>, GatewayError> {
+/// the one the route's classifier names, or the one its complexity score
+/// calls for. The choice and its reason go in the response headers and the
+/// log. `None` for an ordinary route.
+async fn choose_tier(request: &Request, env: &Env, route: &Route, chat: &ChatRequest, ctx: &mut RequestContext) -> Result<Option<Route>, GatewayError> {
     if route.tiers.is_empty() {
         return Ok(None);
     }
@@ -144,7 +146,13 @@ fn choose_tier(request: &Request, route: &Route, chat: &ChatRequest, ctx: &mut R
                 }
             };
             let decision = tiers::decide(&features::extract(chat), weights, &route.tiers);
-            (decision.index, decision.reason)
+            match &route.classifier {
+                Some(classifier) => match classify(request, env, route, classifier, chat, &ctx.request_id).await {
+                    Ok(index) => (index, format!("classified by {}", classifier.route)),
+                    Err(why) => (decision.index, format!("{} (the classifier {why})", decision.reason)),
+                },
+                None => (decision.index, decision.reason),
+            }
         }
     };
     let tiered = route.for_tier(index).ok_or_else(|| GatewayError::Internal { message: "a tier out of range".to_owned() })?;
@@ -158,6 +166,24 @@ fn choose_tier(request: &Request, route: &Route, chat: &ChatRequest, ctx: &mut R
         log.tier_reason = Some(reason);
     }
     Ok(Some(tiered))
+}
+
+/// Asks the route's classifier for the request's tier: one call to the
+/// first target of the classifier route, within its timeout. `Err` says
+/// why the score decides instead.
+async fn classify(request: &Request, env: &Env, route: &Route, classifier: &Classifier, chat: &ChatRequest, request_id: &str) -> Result<usize, &'static str> {
+    let names: Vec<&str> = route.tiers.iter().map(|t| t.name.as_str()).collect();
+    let config = config::get().map_err(|_| "is not configured")?;
+    let by = config.route_for(&classifier.route).map_err(|_| "is not configured")?;
+    let target = by.targets.first().ok_or("has no target")?;
+    let asked = edgeway_core::routing::classify::request(chat, &names, &by.name).ok_or("had no question to classify")?;
+    let deadline_ms = runtime::now_ms().saturating_add(classifier.timeout_ms);
+    let call = ChatCall { request, env, chat: &asked, route: by, request_id, deadline_ms, sharing: Sharing::default() };
+    let answered = runtime::Watchdog::default().race(deadline_ms, chat::run(&call, target, 0)).await.ok_or("timed out")?.map_err(|_| "failed")?;
+    let Answer::Json { bytes, .. } = answered.answer else { return Err("streamed") };
+    let answer: edgeway_core::openai::ChatCompletion = serde_json::from_slice(&bytes).map_err(|_| "answered something unreadable")?;
+    let text = answer.choices.first().and_then(|c| c.message.content.as_deref()).unwrap_or_default();
+    edgeway_core::routing::classify::tier_in(text, &names).ok_or("named no tier")
 }
 
 /// Runs the route's input guardrails: redacts in place, or refuses the
