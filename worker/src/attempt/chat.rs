@@ -67,7 +67,15 @@ pub struct Answered {
 
 /// Runs one attempt on `target`. `attempt` counts attempts within the
 /// request from 0 (the demo's `flaky-<n>` counts them).
-pub async fn run(call: &ChatCall<'_>, target: &Target, attempt: u32) -> Result<Answered, Failure> {
+///
+/// Boxed: it is awaited from two places (the retry loop, and the tier
+/// classifier), and an inlined copy of this state machine in each would
+/// cost the wasm several KB.
+pub fn run<'a>(call: &'a ChatCall<'a>, target: &'a Target, attempt: u32) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answered, Failure>> + 'a>> {
+    Box::pin(run_once(call, target, attempt))
+}
+
+async fn run_once(call: &ChatCall<'_>, target: &Target, attempt: u32) -> Result<Answered, Failure> {
     let config = config::get().map_err(Failure::from_error)?;
     let resolved = resolve(config, target, call.env)?;
     let provider = resolved.provider;
