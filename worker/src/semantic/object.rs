@@ -27,7 +27,7 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlS
 use super::wire::{Ask, Found};
 
 /// One namespace's index.
-#[durable_object(alarm)]
+#[durable_object(fetch)]
 pub struct SemanticIndex {
     state: State,
     index: RefCell<Option<Index>>,
@@ -46,35 +46,12 @@ impl DurableObject for SemanticIndex {
         self.load(&sql, ask.capacity)?;
         let found = match ask.op.as_str() {
             "insert" => {
-                let ttl_ms = ask.ttl_ms;
                 self.insert(&sql, ask, vector)?;
-                // Expired rows are never served; an alarm also deletes them
-                // from storage, so a namespace nobody asks again (or one a
-                // purge replaced) does not keep them forever.
-                let storage = self.state.storage();
-                if storage.get_alarm().await?.is_none() {
-                    storage.set_alarm(i64::try_from(ttl_ms).unwrap_or(i64::MAX)).await?;
-                }
                 Found::default()
             }
             _ => self.lookup(&sql, &ask, &vector)?,
         };
         Response::ok(serde_json::to_string(&found).map_err(|e| worker::Error::RustError(e.to_string()))?)
-    }
-
-    /// Deletes the expired rows, and comes back when the next one expires.
-    async fn alarm(&self) -> Result<Response> {
-        let sql = self.state.storage().sql();
-        let now = crate::runtime::now_ms();
-        sql.exec(CREATE_TABLE, None)?;
-        sql.exec("DELETE FROM entries WHERE expires_ms <= ?", vec![ms_value(now)])?;
-        // The index is rebuilt from what is left on next use.
-        *self.index.borrow_mut() = None;
-        let next = sql.exec("SELECT MIN(expires_ms) FROM entries", None)?.raw().next().and_then(|row| row.ok()?.first().map(as_ms)).filter(|ms| *ms > 0);
-        if let Some(next) = next {
-            self.state.storage().set_alarm(i64::try_from(next.saturating_sub(now)).unwrap_or(i64::MAX)).await?;
-        }
-        Response::ok("")
     }
 }
 
@@ -114,6 +91,9 @@ impl SemanticIndex {
 
     fn insert(&self, sql: &SqlStorage, ask: Ask, vector: Quantized) -> Result<()> {
         let Some(entry) = ask.entry else { return Ok(()) };
+        // Expired rows are never served, and each insert also clears them
+        // from storage (the index drops its own as lookups meet them).
+        sql.exec("DELETE FROM entries WHERE expires_ms <= ?", vec![ms_value(ask.now_ms)])?;
         let expires_ms = ask.now_ms.saturating_add(ask.ttl_ms);
         sql.exec(
             "INSERT OR REPLACE INTO entries (id, context, vector, expires_ms, used_ms, entry) VALUES (?, ?, ?, ?, ?, ?)",
