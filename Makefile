@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 DEV_PORT ?= 8787
 
-.PHONY: dev test bench deploy setup worker sdk www test-core test-e2e lint
+.PHONY: dev test bench deploy setup worker sdk www test-core test-e2e lint eval
 
 ## Install (if needed), build, and run the gateway on http://127.0.0.1:8787.
 dev: setup worker www
@@ -28,6 +28,14 @@ bench: setup worker sdk
 	node bench/logs.mjs
 	cargo run -q --release -p edgeway-core --example tier_costs
 	cargo run -q --release -p edgeway-core --example semantic_memory
+
+## Run a golden set against a route through the gateway and gate on it
+## (README.md, "Evals"): make eval [SET=...] [ROUTE=...] [UPDATE_BASELINE=1].
+## Uses the gateway at $EDGEWAY_URL or :8787, or starts one for the run.
+SET ?= evals/sets/demo.jsonl
+ROUTE ?= demo
+eval: setup worker
+	node evals/run.mjs --set $(SET) --route $(ROUTE) $(if $(UPDATE_BASELINE),--update-baseline)
 
 ## Deploy to Cloudflare (README.md, "Deploy", lists the one-time steps).
 deploy: setup worker www

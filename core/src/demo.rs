@@ -39,6 +39,8 @@ pub enum DemoModel {
     Drop(usize),
     /// An embeddings model (`/v1/embeddings` only).
     Embed,
+    /// An LLM-as-judge: scores an answer against a rubric, `SCORE: <1-5>`.
+    Judge,
 }
 
 /// Longest `slow-<ms>` accepted: ten minutes outlasts every timeout.
@@ -47,8 +49,8 @@ const MAX_SLOW_MS: u64 = 600_000;
 const ECHO_MAX_WORDS: usize = 48;
 
 impl DemoModel {
-    /// Parses `echo`, `story`, `tools`, `fail-<status>`, `flaky-<n>`,
-    /// `slow-<ms>`, `stall-<k>` or `drop-<k>`.
+    /// Parses `echo`, `story`, `tools`, `embed`, `judge`, `fail-<status>`,
+    /// `flaky-<n>`, `slow-<ms>`, `stall-<k>` or `drop-<k>`.
     pub fn parse(model: &str) -> Result<Self, String> {
         let number = |rest: &str| rest.parse::<u64>().ok();
         let parsed = match model {
@@ -56,6 +58,7 @@ impl DemoModel {
             "story" => Some(Self::Story),
             "tools" => Some(Self::Tools),
             "embed" => Some(Self::Embed),
+            "judge" => Some(Self::Judge),
             _ => match model.split_once('-') {
                 Some(("fail", n)) => number(n)
                     .filter(|s| (400..=599).contains(s))
@@ -70,7 +73,7 @@ impl DemoModel {
         };
         parsed.ok_or_else(|| {
             format!(
-                "unknown demo model {model:?} (expected echo, story, tools, embed, fail-<400..599>, flaky-<n>, slow-<ms ≤ {MAX_SLOW_MS}>, stall-<k> or drop-<k>)"
+                "unknown demo model {model:?} (expected echo, story, tools, embed, judge, fail-<400..599>, flaky-<n>, slow-<ms ≤ {MAX_SLOW_MS}>, stall-<k> or drop-<k>)"
             )
         })
     }
@@ -146,6 +149,7 @@ pub fn script(model: DemoModel, request: &ChatRequest, attempt: u32) -> DemoScri
     let text = match model {
         DemoModel::Story => story(request),
         DemoModel::Tools => "No tools were offered, so there is nothing to call.".to_owned(),
+        DemoModel::Judge => judge(&request.last_user_text().unwrap_or_default()),
         _ => echo(request),
     };
     let pieces = words(&text);
@@ -172,6 +176,42 @@ fn echo(request: &ChatRequest) -> String {
         return "You said nothing, so I have nothing to repeat.".to_owned();
     }
     format!("You said: {}{}", words.join(" "), if truncated { " …" } else { "" })
+}
+
+/// Rubric filler that says nothing about the answer's content, left out of
+/// the judge's word list ("the answer should mention Paris" is about Paris).
+const JUDGE_FILLER: [&str; 12] = ["answer", "should", "must", "mention", "mentions", "says", "that", "this", "with", "from", "about", "include"];
+
+/// The `judge` model: reads `RUBRIC:\n<rubric>\nANSWER:\n<answer>` (what
+/// `evals/judge.mjs` sends) and replies `SCORE: <1-5>`, 1 + 4 × the share of
+/// the rubric's content words (runs of 4 or more ASCII letters, lower-cased,
+/// filler left out) that the answer contains, rounded half up. A message
+/// without the markers, or a rubric with no content words, scores 1:
+/// there is nothing to match.
+fn judge(said: &str) -> String {
+    let (rubric, answer) = match said.split_once("RUBRIC:").and_then(|(_, rest)| rest.split_once("ANSWER:")) {
+        Some((rubric, answer)) => (rubric, answer),
+        None => ("", said),
+    };
+    let words = |text: &str| -> Vec<String> {
+        let mut found: Vec<String> = Vec::new();
+        // ASCII letters only: Unicode case tables would cost the wasm kilobytes.
+        for word in text.split(|c: char| !c.is_ascii_alphabetic()).map(str::to_ascii_lowercase) {
+            if word.len() >= 4 && !JUDGE_FILLER.contains(&word.as_str()) && !found.contains(&word) {
+                found.push(word);
+            }
+        }
+        found
+    };
+    let wanted = words(rubric);
+    let given = words(answer);
+    let hits = wanted.iter().filter(|w| given.contains(w)).count();
+    // 1 + round(4 × hits / wanted), in integers: round(x / y) = (2x + y) / 2y.
+    let score = match wanted.len() {
+        0 => 1,
+        n => 1 + (8 * hits + n) / (2 * n),
+    };
+    format!("SCORE: {score}")
 }
 
 /// Sentences the story is built from; the prompt picks the order.
@@ -367,6 +407,37 @@ mod tests {
         assert_eq!(a, answer("echo", &req, 0));
         assert_eq!(a.usage.completion_tokens, a.pieces.len() as u64);
         assert!(a.usage.prompt_tokens > 0);
+    }
+
+    fn judged(rubric: &str, answer: &str) -> String {
+        let prompt = serde_json::to_string(&format!("RUBRIC:\n{rubric}\nANSWER:\n{answer}")).unwrap();
+        let req = request(&format!(r#"{{"model":"demo","messages":[{{"role":"user","content":{prompt}}}]}}"#));
+        let a = answer_of("judge", &req);
+        assert_eq!(a, answer_of("judge", &req), "deterministic");
+        a
+    }
+
+    fn answer_of(model: &str, req: &ChatRequest) -> String {
+        answer(model, req, 0).pieces.concat()
+    }
+
+    #[test]
+    fn judge_scores_the_share_of_rubric_words_the_answer_contains() {
+        assert_eq!(DemoModel::parse("judge"), Ok(DemoModel::Judge));
+        // Content words: paris, capital, france (filler and short words out).
+        assert_eq!(judged("The answer should mention Paris, the capital of France.", "Paris is the capital of France."), "SCORE: 5");
+        assert_eq!(judged("The answer should mention Paris, the capital of France.", "It is PARIS."), "SCORE: 2");
+        assert_eq!(judged("The answer should mention Paris, the capital of France.", "I do not know."), "SCORE: 1");
+        // 2 of 3 words: 1 + round(2.67) = 4; 1 of 2: 1 + round(2) = 3.
+        assert_eq!(judged("Paris capital France", "capital of France"), "SCORE: 4");
+        assert_eq!(judged("edge gateway", "a gateway"), "SCORE: 3");
+    }
+
+    #[test]
+    fn judge_without_a_rubric_scores_one() {
+        assert_eq!(judged("be ok, not bad", "ok"), "SCORE: 1");
+        let req = request(r#"{"model":"demo","messages":[{"role":"user","content":"no markers at all here"}]}"#);
+        assert_eq!(answer_of("judge", &req), "SCORE: 1");
     }
 
     #[test]

@@ -3,8 +3,10 @@
 // through the gateway show up in Logs while the page is open; a fallback's
 // detail shows its attempts; the Overview draws its charts; a key is
 // created (its secret shown once), edited and revoked; the Playground
-// streams an answer with the `edgeway` package. No page logs an error or a
-// warning in the console. Screenshots go to test-output/www/.
+// streams an answer with the `edgeway` package; Evals lists runs, shows a
+// run's cases against its baseline and compares two runs side by side. No
+// page logs an error or a warning in the console. Screenshots go to
+// test-output/www/.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -96,7 +98,7 @@ test('the dashboard type-checks strictly', async () => {
 
 test('the gateway serves the dashboard at its paths; it asks for the admin token and refuses a wrong one', async () => {
   // Deep links load the app too (the single-page fallback), not a 404.
-  for (const path of ['/', '/logs', '/logs/req_nothing', '/keys', '/playground']) {
+  for (const path of ['/', '/logs', '/logs/req_nothing', '/keys', '/playground', '/evals', '/evals/compare', '/evals/run_nothing']) {
     const res = await fetch(`${GATEWAY}${path}`);
     assert.equal(res.status, 200, `GET ${path}`);
     assert.match(await res.text(), /<title>Edgeway<\/title>/, `GET ${path} is the dashboard`);
@@ -421,6 +423,111 @@ test('the Playground streams an answer with the edgeway package, and stops one',
   assertCleanConsole(desktop, 'Playground');
 });
 
+test('Evals lists runs, shows each case of a run against its baseline, and compares two routes side by side', async () => {
+  // Two runs of one set on two routes, stored as the runner stores them.
+  const set = `dashboard-${Date.now()}`;
+  const longAnswer = `You said: ${'a long answer '.repeat(12)}`.trim();
+  const kase = (id, passed, baseline_passed, extra = {}) => ({
+    id, passed, baseline_passed, latency_ms: 40 + id.length, tokens_in: 12, tokens_out: 8, cost_usd: 0.000028, answer: `You said: ${id}`,
+    failed_checks: passed ? [] : [{ check: 'must_contain', reason: `missing "${id}-word"` }], ...extra,
+  });
+  const seed = async (route, cases, more) => {
+    const passedCount = cases.filter((c) => c.passed).length;
+    const body = {
+      set, route, score: passedCount / cases.length, threshold: 0.9, passed: false, baseline_score: 0.75,
+      p50_ms: 42, p95_ms: 44, tokens_in: 48, tokens_out: 32, cost_usd: 0.000112, cases, ...more,
+    };
+    const res = await admin('evals/runs', { method: 'POST', body });
+    assert.equal(res.status, 201, await res.clone().text());
+    return (await res.json()).id;
+  };
+  const a = await seed('demo', [
+    kase('steady', true, true, { answer: longAnswer }),
+    kase('regressed', false, true),
+    kase('fixed', true, false),
+    kase('only-a', true, true),
+  ]);
+  const b = await seed('demo-story', [
+    kase('steady', true, true),
+    kase('regressed', true, true),
+    kase('fixed', true, false),
+    kase('only-a', false, true),
+  ], { p50_ms: 180, p95_ms: 240, cost_usd: 0.00049, threshold: 0.7, passed: true });
+  sent.evalA = a;
+  sent.evalB = b;
+
+  // The list, filtered to this set: newest first, scores against the threshold.
+  await visit(desktop, '/');
+  await desktop.getByRole('link', { name: 'Evals' }).click();
+  await desktop.getByRole('heading', { name: 'Evals' }).waitFor();
+  await desktop.getByLabel('Set').fill(set);
+  await desktop.getByRole('button', { name: 'Search' }).click();
+  const row = (id) => desktop.locator(`tr[data-run-id="${id}"]`);
+  await row(a).waitFor();
+  await waitFor(async () => (await desktop.locator('table.evals tbody tr').count()) === 2, { what: 'the two seeded runs only' });
+  assert.equal(await desktop.locator('table.evals tbody tr').first().getAttribute('data-run-id'), b, 'newest first');
+  await assertRow(row(a), [set, 'demo', '75% (3/4)', '≥ 90%', 'failed', '42 ms', '48 → 32']);
+  await assertRow(row(b), ['demo-story', '75% (3/4)', '≥ 70%', 'passed', '180 ms', '240 ms']);
+  assert.match(desktop.url(), /\/evals\?set=dashboard-/);
+  await shot(desktop, 'evals-desktop');
+
+  // A run: each case against the baseline.
+  await row(a).locator('td').nth(1).click();
+  await desktop.waitForURL(`${GATEWAY}/evals/${a}`);
+  await desktop.getByRole('heading', { name: `${set} on demo` }).waitFor();
+  assert.equal(await fact(desktop, 'Score').textContent(), '75% (3/4)');
+  assert.equal(await fact(desktop, 'Gate').textContent(), 'failed');
+  assert.equal(await fact(desktop, 'Against the baseline').textContent(), '1 newly failing, 1 newly passing');
+  const caseRow = (id) => desktop.locator(`table.eval-cases tr[data-case-id="${id}"]`);
+  assert.equal(await caseRow('regressed').getAttribute('data-change'), 'newly failing');
+  assert.equal(await caseRow('fixed').getAttribute('data-change'), 'newly passing');
+  assert.equal(await caseRow('steady').getAttribute('data-change'), 'unchanged');
+  await assertRow(caseRow('regressed'), ['fail', 'must_contain missing "regressed-word"', 'You said: regressed']);
+  // A long answer opens on a click.
+  const details = caseRow('steady').locator('details');
+  await details.locator('summary').click();
+  assert.equal(await details.locator('pre').textContent(), longAnswer);
+  await shot(desktop, 'eval-run-desktop');
+  await desktop.getByLabel('Show').selectOption('changed');
+  await waitFor(async () => (await desktop.locator('table.eval-cases tbody tr').count()) === 2, { what: 'the changed cases only' });
+  await desktop.getByLabel('Show').selectOption('failing');
+  await waitFor(async () => (await desktop.locator('table.eval-cases tbody tr[data-case-id]').count()) === 1, { what: 'the failing case only' });
+  assert.equal(await desktop.locator('table.eval-cases tbody tr').first().getAttribute('data-case-id'), 'regressed');
+
+  // Two runs ticked in the list, compared side by side.
+  await desktop.goBack();
+  await row(a).waitFor();
+  await row(a).getByRole('checkbox').check();
+  await row(b).getByRole('checkbox').check();
+  await desktop.getByRole('button', { name: 'Compare selected' }).click();
+  await desktop.waitForURL(`${GATEWAY}/evals/compare?a=${a}&b=${b}`);
+  const metric = (name) => desktop.locator(`table.compare-summary tr[data-metric="${name}"]`);
+  await metric('Score').waitFor();
+  await assertRow(metric('Route'), ['demo', 'demo-story']);
+  await assertRow(metric('Score'), ['75% (3/4)', 'same']);
+  await assertRow(metric('Latency p50'), ['42 ms', '180 ms', '+138 ms']);
+  await assertRow(metric('Cost'), ['$0.000112', '$0.00049', '+$0.000378']);
+  const verdict = (id) => desktop.locator(`table.compare-cases tr[data-case-id="${id}"]`).getAttribute('data-verdict');
+  assert.equal(await verdict('regressed'), 'only B passes');
+  assert.equal(await verdict('only-a'), 'only A passes');
+  assert.equal(await verdict('steady'), 'both pass');
+  assert.equal(await desktop.locator('.compare-verdict').textContent(), 'B (demo-story) alone passes 1 case; A (demo) alone passes 1 case.');
+  await shot(desktop, 'eval-compare-desktop');
+
+  // Another pair, chosen on the page itself.
+  await desktop.getByLabel('Run B').selectOption(a);
+  await waitFor(async () => (await verdict('regressed')) === 'both fail', { what: 'the run compared with itself' });
+  assert.match(desktop.url(), new RegExp(`a=${a}&b=${a}`));
+
+  await visit(desktop, '/evals/run_nothing');
+  await desktop.getByText('No eval run with this id is stored.').waitFor();
+  // Chromium logs the refused call (404) as an error: the one expected line.
+  const seen = problems.get(desktop);
+  assert.ok(seen.length === 1 && /status of 404/.test(seen[0].text), JSON.stringify(seen));
+  seen.length = 0;
+  assertCleanConsole(desktop, 'Evals');
+});
+
 test('every page works in a 375 px wide window: the menu collapses, tables scroll, forms stack', async () => {
   const phone = await newPage(PHONE, { isMobile: true, hasTouch: true });
   await signIn(phone);
@@ -431,6 +538,9 @@ test('every page works in a 375 px wide window: the menu collapses, tables scrol
     ['/keys', 'keys', () => phone.locator('table.keys').waitFor()],
     ['/audit', 'audit', () => phone.locator('table.audit').waitFor()],
     ['/playground', 'playground', () => phone.locator('select[name="route"]:enabled').waitFor()],
+    ['/evals', 'evals', () => phone.locator(`tr[data-run-id="${sent.evalA}"]`).waitFor()],
+    [`/evals/${sent.evalA}`, 'eval-run', () => phone.locator('table.eval-cases tr[data-case-id]').first().waitFor()],
+    [`/evals/compare?a=${sent.evalA}&b=${sent.evalB}`, 'eval-compare', () => phone.locator('table.compare-cases tr[data-case-id]').first().waitFor()],
   ];
   for (const [path, name, ready] of pages) {
     await visit(phone, path);

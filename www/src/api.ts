@@ -185,6 +185,48 @@ export interface AuditEntry {
   detail: unknown;
 }
 
+/** An eval run's summary (evals/run.mjs posts runs; README.md, "Evals"). */
+export interface EvalRun {
+  id: string;
+  set: string;
+  route: string;
+  created_ms: number;
+  /** Share of cases that passed, 0 to 1. */
+  score: number;
+  threshold: number;
+  /** Whether the run passed its gate (threshold, and baseline − tolerance). */
+  passed: boolean;
+  baseline_score: number | null;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  tokens_in: number | null;
+  tokens_out: number | null;
+  cost_usd: number | null;
+  cases_count: number;
+  cases_passed: number;
+}
+
+/** One case of a run, as the runner stored it. */
+export interface EvalCase {
+  id: string;
+  passed: boolean;
+  failed_checks: { check: string; reason: string }[];
+  latency_ms: number;
+  tokens_in: number | null;
+  tokens_out: number | null;
+  cost_usd: number | null;
+  /** The answer, cut to 2 KB. */
+  answer: string;
+  /** Whether it passed in the baseline; null when the baseline lacks it. */
+  baseline_passed: boolean | null;
+  request_id?: string | null;
+  judge_score?: number | null;
+}
+
+export interface EvalRunDetail extends EvalRun {
+  cases: EvalCase[];
+}
+
 /** Filters shared by the logs and stats endpoints. */
 export interface LogFilters {
   from?: number;
@@ -299,6 +341,11 @@ export const api = {
   revokeKey: (id: string) => call<KeyRecord>('DELETE', `keys/${enc(id)}`),
 
   keyUsage: (id: string) => call<KeyUsage>('GET', `keys/${enc(id)}/usage`),
+
+  evalRuns: (filters: { set?: string; route?: string; limit?: number } = {}) =>
+    call<{ runs: EvalRun[] }>('GET', 'evals/runs', { query: { ...filters } }).then((r) => r.runs),
+
+  evalRun: (id: string) => call<EvalRunDetail>('GET', `evals/runs/${enc(id)}`),
 
   playgroundToken: () => call<{ token: string; expires_ms: number }>('POST', 'playground/token', { body: {} }),
 };

@@ -7,6 +7,9 @@ import './style.css';
 import { whenUnauthorized } from './api';
 import { NAVIGATED, type PageView } from './navigation';
 import { audit } from './pages/audit';
+import { evalCompare } from './pages/eval-compare';
+import { evalRun } from './pages/eval-run';
+import { evals } from './pages/evals';
 import { keys } from './pages/keys';
 import { logDetail } from './pages/log-detail';
 import { login, type Notice } from './pages/login';
@@ -20,6 +23,9 @@ const ROUTES: [RegExp, PageView, string][] = [
   [/^\/$/, overview, 'Overview'],
   [/^\/logs$/, logs, 'Logs'],
   [/^\/logs\/([^/]+)$/, logDetail, 'Request'],
+  [/^\/evals$/, evals, 'Evals'],
+  [/^\/evals\/compare$/, evalCompare, 'Compare runs'],
+  [/^\/evals\/([^/]+)$/, evalRun, 'Eval run'],
   [/^\/keys$/, keys, 'Keys'],
   [/^\/audit$/, audit, 'Audit'],
   [/^\/playground$/, playground, 'Playground'],

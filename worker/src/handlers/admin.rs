@@ -1,6 +1,7 @@
 //! `/admin/api/*`: gateway keys (create, list, read, update, revoke, mint
 //! tokens, usage), cache purges, request logs, stats and the audit log
-//! (`handlers/logs`), the playground's token and, in test mode only, the
+//! (`handlers/logs`), eval runs and golden sets (`handlers/evals`), the
+//! playground's token and, in test mode only, the
 //! movable clock, failure switches and log seeding.
 //! Every call needs the admin token (the secret `EDGEWAY_ADMIN_TOKEN`), as
 //! `x-edgeway-admin-token` or `Authorization: Bearer`.
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{Env, Method, Request, Response};
 
-use crate::handlers::logs;
+use crate::handlers::{evals, logs};
 use crate::http::{body, respond};
 use crate::logs::audit;
 use crate::test_mode::{self, Faults};
@@ -56,6 +57,7 @@ pub async fn handle(request: &mut Request, env: &Env, method: &Method, path: &st
         (["stats"], Method::Get) => logs::stats(request, env, now).await,
         (["audit"], Method::Get) => logs::audit(request, env).await,
         (["stats"] | ["audit"], _) => Err(not_allowed("GET")),
+        (["evals", rest @ ..], _) => evals::handle(request, env, method, path, rest, now).await,
         (["playground", "token"], Method::Post) => playground_token(request, env, now).await,
         (["playground", "token"], _) => Err(not_allowed("POST")),
         (["test", "logs"], Method::Post) if test_mode::enabled(env) => seed_logs(request, env).await,

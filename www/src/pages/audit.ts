@@ -1,5 +1,5 @@
 // Audit: what operators did through the admin API (keys created, edited
-// and revoked, tokens minted, caches purged), newest first.
+// and revoked, tokens minted, caches purged, eval sets saved), newest first.
 
 import { api, type AuditEntry } from '../api';
 import { fill, h } from '../dom';
@@ -13,6 +13,7 @@ const ACTIONS: Record<string, string> = {
   'key.revoked': 'Key revoked',
   'token.minted': 'Token minted',
   'cache.purged': 'Cache purged',
+  'eval_set.saved': 'Eval set saved',
 };
 
 export const audit: PageView = (root) => {
