@@ -204,6 +204,20 @@ test('requests appear in Logs while it is open, and a fallback shows its attempt
   const tier = fact(desktop, 'Tier');
   await tier.waitFor({ timeout: ARRIVAL_MS });
   assert.match(await tier.textContent(), /^large — score \d+: .*"step by step" \+25/);
+
+  // A guarded request shows what its guardrails did, never what they matched.
+  const guarded = await chat({ model: 'demo-guarded', messages: [{ role: 'user', content: `${tag}: mail ada@example.com the key sk-proj-Zq3xT9vLm2Wp8Rk4Jd6Hs1Fg` }] });
+  assert.equal(guarded.status, 200);
+  const guardedId = guarded.headers.get('x-request-id');
+  await waitFor(async () => (await (await admin(`logs?q=${guardedId}`)).json()).data.length === 1, { what: 'the guarded request stored', timeoutMs: ARRIVAL_MS });
+  await visit(desktop, `/logs/${guardedId}`);
+  const panel = desktop.locator('section.panel', { has: desktop.locator('h2', { hasText: 'Guardrails' }) });
+  await panel.waitFor({ timeout: ARRIVAL_MS });
+  const text = await panel.textContent();
+  assert.match(text, /input · email \(email\): flagged/);
+  assert.match(text, /input · secrets \(openai_key\): redacted/);
+  assert.ok(!text.includes('Zq3xT9') && !text.includes('ada@'), 'the matched text is never shown');
+  await shot(desktop, 'log-detail-guardrails-desktop');
   assertCleanConsole(desktop, 'Logs');
 });
 

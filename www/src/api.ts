@@ -50,6 +50,15 @@ export interface Attempt {
 }
 
 /** A request's whole log record. */
+/** One guardrail decision in a log record (never the matched text). */
+export interface GuardrailFinding {
+  stage: 'input' | 'output';
+  rule: string;
+  kind: string;
+  action: 'block' | 'redact' | 'flag';
+  count: number;
+}
+
 export interface RequestLog {
   request_id: string;
   time_ms: number;
@@ -62,6 +71,10 @@ export interface RequestLog {
   /** The complexity tier, on a route with tiers, and why it was chosen. */
   tier?: string;
   tier_reason?: string;
+  similarity?: number;
+  guardrails?: { ran: string[]; findings: GuardrailFinding[] };
+  guardrail_held_ms?: number;
+  schema_error?: string;
   provider?: string;
   model?: string;
   status: number;

@@ -70,7 +70,7 @@ function detail(r: RequestLog): HTMLElement[] {
     ['Route', format.orDash(r.route)],
     ...(r.tier ? [['Tier', `${r.tier} — ${r.tier_reason ?? ''}`] as [string, string]] : []),
     ['Provider / model', r.provider ? `${r.provider}/${r.model ?? '?'}` : '—'],
-    ['Cache', format.orDash(r.cache)],
+    ['Cache', r.cache === 'semantic' && r.similarity !== undefined ? `semantic (similarity ${r.similarity.toFixed(4)})` : format.orDash(r.cache)],
     ['Latency', format.ms(r.latency_ms)],
     ['Time to first token', format.ms(r.ttft_ms)],
     ['Tokens', tokens || '—'],
@@ -85,12 +85,26 @@ function detail(r: RequestLog): HTMLElement[] {
     facts(summary),
     h('section', { class: 'panel' }, h('h2', {}, 'Attempts'), timeline(r.attempts, r.cache)),
   ];
+  if (r.guardrails) sections.push(guardrails(r));
   if (r.warnings?.length) sections.push(h('section', { class: 'panel' }, h('h2', {}, 'Warnings'), h('ul', { class: 'warnings' }, ...r.warnings.map((w) => h('li', {}, w)))));
   if (r.metadata && Object.keys(r.metadata).length) sections.push(h('section', { class: 'panel' }, h('h2', {}, 'Metadata'), h('pre', { class: 'code' }, JSON.stringify(r.metadata, null, 2))));
   if (r.prompt !== undefined) sections.push(h('section', { class: 'panel' }, h('h2', {}, 'Prompt'), h('pre', { class: 'code body-text' }, prettyJson(r.prompt))));
   if (r.answer !== undefined) sections.push(h('section', { class: 'panel' }, h('h2', {}, 'Answer'), h('pre', { class: 'code body-text' }, r.answer)));
   if (r.prompt === undefined && r.answer === undefined) sections.push(h('p', { class: 'muted' }, 'The prompt and answer are not stored for this request (its route does not store bodies, or zero retention was asked for).'));
   return sections;
+}
+
+/** What the route's guardrails ran, what they found and did (never the text they matched). */
+function guardrails(r: RequestLog): HTMLElement {
+  const g = r.guardrails!;
+  const findings = g.findings.length
+    ? h('ul', { class: 'warnings' }, ...g.findings.map((f) => h('li', {}, `${f.stage} · ${f.rule} (${f.kind}): ${f.action === 'block' ? 'blocked' : f.action === 'redact' ? 'redacted' : 'flagged'}${f.count > 1 ? ` ×${f.count}` : ''}`)))
+    : h('p', { class: 'muted' }, 'Nothing found.');
+  const notes = [
+    r.guardrail_held_ms !== undefined && `The stream's text was held back up to ${format.ms(r.guardrail_held_ms)}.`,
+    r.schema_error && `JSON schema: ${r.schema_error}`,
+  ].filter(Boolean).map((note) => h('p', { class: 'muted' }, note as string));
+  return h('section', { class: 'panel' }, h('h2', {}, 'Guardrails'), h('p', {}, `Ran: ${g.ran.join(', ') || '—'}`), findings, ...notes);
 }
 
 /** The prompt is the request's messages as JSON: indented, it reads. */
