@@ -73,7 +73,8 @@ impl DemoModel {
         };
         parsed.ok_or_else(|| {
             format!(
-                "unknown demo model {model:?} (expected echo, story, tools, embed, judge, fail-<400..599>, flaky-<n>, slow-<ms ≤ {MAX_SLOW_MS}>, stall-<k> or drop-<k>)"
+                "unknown demo model {} (expected echo, story, tools, embed, judge, fail-<400..599>, flaky-<n>, slow-<ms ≤ {MAX_SLOW_MS}>, stall-<k> or drop-<k>)",
+                crate::json::quote(model)
             )
         })
     }
