@@ -3,10 +3,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::open_object::open_object;
 use super::response::Usage;
 
 /// One streamed chunk of a chat completion.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatCompletionChunk {
     /// Completion id, the same on every chunk.
     pub id: String,
@@ -28,6 +29,8 @@ pub struct ChatCompletionChunk {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+open_object!(ChatCompletionChunk, "a chat completion chunk object", required: [id, object, created, model, choices], optional: [usage, system_fingerprint]);
 
 /// A choice's delta within a chunk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,4 +77,25 @@ pub struct ToolCallDelta {
     /// Name (first piece) and argument fragments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_keep_unknown_fields_and_round_trip() {
+        let json = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","obfuscation":"xy",
+            "choices":[{"index":0,"delta":{"role":"assistant","content":"hi"},"finish_reason":null}]}"#;
+        let chunk: ChatCompletionChunk = crate::json::from_str(json).unwrap();
+        assert_eq!(chunk.choices[0].delta.content.as_deref(), Some("hi"));
+        assert_eq!((chunk.usage, chunk.system_fingerprint.as_deref()), (None, None));
+        assert_eq!(chunk.extra.get("obfuscation"), Some(&Value::from("xy")));
+        let again = serde_json::to_string(&chunk).unwrap();
+        assert_eq!(crate::json::from_str::<ChatCompletionChunk>(&again).unwrap(), chunk);
+        let usage: ChatCompletionChunk = crate::json::from_str(r#"{"id":"c","object":"o","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#).unwrap();
+        assert_eq!(usage.usage, Some(Usage::new(1, 2)));
+        let err = crate::json::from_str::<ChatCompletionChunk>(r#"{"id":"c","object":"o","created":1,"model":"m"}"#).unwrap_err();
+        assert!(err.to_string().starts_with("missing field `choices`"), "{err}");
+    }
 }

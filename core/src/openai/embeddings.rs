@@ -1,6 +1,8 @@
 //! `POST /v1/embeddings`: the request and response shapes of OpenAI's API.
 
-use serde::{Deserialize, Serialize};
+use serde::de::value::SeqAccessDeserializer;
+use serde::de::{Error, SeqAccess, Unexpected, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use super::open_object::open_object;
@@ -31,7 +33,7 @@ pub struct EmbeddingsRequest {
 open_object!(EmbeddingsRequest, "an embeddings request object", required: [model, input], optional: [encoding_format, dimensions, user]);
 
 /// One text, several, or pre-tokenized input.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum EmbeddingInput {
     /// One text.
@@ -42,6 +44,89 @@ pub enum EmbeddingInput {
     Tokens(Vec<u32>),
     /// Several token arrays.
     ManyTokens(Vec<Vec<u32>>),
+}
+
+/// Reads the input in one pass, without serde's buffering of untagged
+/// enums: an array's first element tells which kind of array it is, and the
+/// others must be of the same kind (an empty array is `Many`, as it was
+/// with the untagged enum).
+impl<'de> Deserialize<'de> for EmbeddingInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(InputVisitor)
+    }
+}
+
+struct InputVisitor;
+
+impl<'de> Visitor<'de> for InputVisitor {
+    type Value = EmbeddingInput;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string, an array of strings, a token array or an array of token arrays")
+    }
+
+    fn visit_str<E: Error>(self, text: &str) -> Result<EmbeddingInput, E> {
+        Ok(EmbeddingInput::One(text.to_owned()))
+    }
+
+    fn visit_string<E: Error>(self, text: String) -> Result<EmbeddingInput, E> {
+        Ok(EmbeddingInput::One(text))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<EmbeddingInput, A::Error> {
+        fn rest<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(first: T, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut items = vec![first];
+            while let Some(item) = seq.next_element()? {
+                items.push(item);
+            }
+            Ok(items)
+        }
+        Ok(match seq.next_element()? {
+            None => EmbeddingInput::Many(Vec::new()),
+            Some(Item::Text(first)) => EmbeddingInput::Many(rest(first, seq)?),
+            Some(Item::Token(first)) => EmbeddingInput::Tokens(rest(first, seq)?),
+            Some(Item::Tokens(first)) => EmbeddingInput::ManyTokens(rest(first, seq)?),
+        })
+    }
+}
+
+/// The first element of an input array.
+enum Item {
+    Text(String),
+    Token(u32),
+    Tokens(Vec<u32>),
+}
+
+impl<'de> Deserialize<'de> for Item {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ItemVisitor)
+    }
+}
+
+struct ItemVisitor;
+
+impl<'de> Visitor<'de> for ItemVisitor {
+    type Value = Item;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string, a token or a token array")
+    }
+
+    fn visit_str<E: Error>(self, text: &str) -> Result<Item, E> {
+        Ok(Item::Text(text.to_owned()))
+    }
+
+    fn visit_string<E: Error>(self, text: String) -> Result<Item, E> {
+        Ok(Item::Text(text))
+    }
+
+    fn visit_u64<E: Error>(self, token: u64) -> Result<Item, E> {
+        u32::try_from(token).map(Item::Token).map_err(|_| E::invalid_value(Unexpected::Unsigned(token), &"u32"))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Item, A::Error> {
+        Vec::deserialize(SeqAccessDeserializer::new(seq)).map(Item::Tokens)
+    }
 }
 
 impl EmbeddingsRequest {
@@ -87,7 +172,7 @@ pub fn parse_embeddings_request(body: &[u8]) -> Result<EmbeddingsRequest, Gatewa
         return Err(invalid("input", "`input` may hold at most 2048 items"));
     }
     if let Some(format) = request.encoding_format.as_deref().filter(|f| !matches!(*f, "float" | "base64")) {
-        return Err(invalid("encoding_format", &format!("`encoding_format` must be \"float\" or \"base64\", got {format:?}")));
+        return Err(invalid("encoding_format", &format!("`encoding_format` must be \"float\" or \"base64\", got {}", crate::json::quote(format))));
     }
     if request.dimensions == Some(0) {
         return Err(invalid("dimensions", "`dimensions` must be at least 1"));
@@ -171,6 +256,49 @@ mod tests {
         assert_eq!(err.param(), Some("encoding_format"));
         assert_eq!(parse_embeddings_request(br#"{"model":"e"}"#).unwrap_err().code(), "invalid_request");
         assert_eq!(parse_embeddings_request(b"{").unwrap_err().code(), "invalid_json");
+    }
+
+    #[test]
+    fn input_shapes_are_told_apart_in_one_pass() {
+        let input = |json: &str| crate::json::from_str::<EmbeddingInput>(json);
+        assert_eq!(input(r#""a""#).unwrap(), EmbeddingInput::One("a".into()));
+        assert_eq!(input("[]").unwrap(), EmbeddingInput::Many(vec![]));
+        assert_eq!(input(r#"["a","b"]"#).unwrap(), EmbeddingInput::Many(vec!["a".into(), "b".into()]));
+        assert_eq!(input("[1,4294967295]").unwrap(), EmbeddingInput::Tokens(vec![1, u32::MAX]));
+        assert_eq!(input("[[1],[],[2,3]]").unwrap(), EmbeddingInput::ManyTokens(vec![vec![1], vec![], vec![2, 3]]));
+        for (json, says) in [
+            ("5", "invalid type: integer `5`, expected a string, an array of strings, a token array or an array of token arrays"),
+            ("null", "invalid type: null, expected a string"),
+            (r#"{"a":1}"#, "invalid type: map, expected a string"),
+            (r#"["a",1]"#, "invalid type: integer `1`, expected a string"),
+            (r#"[1,"a"]"#, "invalid type: string \"a\", expected u32"),
+            ("[[1],2]", "invalid type: integer `2`, expected a sequence"),
+            ("[-1]", "invalid type: integer `-1`, expected a string, a token or a token array"),
+            ("[1.5]", "invalid type: floating point `1.5`, expected a string, a token or a token array"),
+            ("[4294967296]", "invalid value: integer `4294967296`, expected u32"),
+            ("[1,4294967296]", "invalid value: integer `4294967296`, expected u32"),
+            ("[[1,-2]]", "invalid value: integer `-2`, expected u32"),
+            (r#"[null]"#, "invalid type: null, expected a string, a token or a token array"),
+        ] {
+            let message = input(json).unwrap_err().to_string();
+            assert!(message.starts_with(says), "{json}: {message}");
+        }
+        for value in [
+            EmbeddingInput::One("a".into()),
+            EmbeddingInput::Many(vec!["a".into(), String::new()]),
+            EmbeddingInput::Tokens(vec![0, 7]),
+            EmbeddingInput::ManyTokens(vec![vec![1, 2], vec![3]]),
+        ] {
+            assert_eq!(input(&serde_json::to_string(&value).unwrap()).unwrap(), value);
+        }
+    }
+
+    #[test]
+    fn a_bad_input_element_is_named_by_its_index() {
+        let err = parse_embeddings_request(br#"{"model":"e","input":["a","b",3]}"#).unwrap_err();
+        assert_eq!(err.param(), Some("input[2]"));
+        let err = parse_embeddings_request(br#"{"model":"e","input":true}"#).unwrap_err();
+        assert_eq!(err.param(), Some("input"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::open_object::open_object;
+use super::open_object::{open_object, str_or_seq, type_tagged, StrOrSeq, TypeTagged};
 use crate::error::GatewayError;
 
 /// A `POST /v1/chat/completions` request body.
@@ -130,7 +130,7 @@ impl Message {
 }
 
 /// Message content: plain text or a list of typed parts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Content {
     /// Plain text.
@@ -140,7 +140,7 @@ pub enum Content {
 }
 
 /// One typed part of a message's content.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ContentPart {
     /// Text.
@@ -181,7 +181,7 @@ pub struct ImageUrl {
 }
 
 /// Stop sequences: one string or several.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Stop {
     /// One sequence.
@@ -217,7 +217,7 @@ pub struct FunctionDef {
 }
 
 /// `tool_choice`: a mode (`none`, `auto`, `required`) or a named function.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ToolChoice {
     /// `none`, `auto` or `required`.
@@ -248,7 +248,7 @@ pub struct FunctionCall {
 }
 
 /// `response_format`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ResponseFormat {
     /// Free text.
@@ -260,6 +260,81 @@ pub enum ResponseFormat {
         /// `{name, schema, strict}`.
         json_schema: Value,
     },
+}
+
+// The deserializers of the untagged and tagged enums above, written by hand
+// so that they read straight from the input (see `open_object`).
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match str_or_seq(deserializer, "a string or an array of content parts")? {
+            StrOrSeq::Str(text) => Self::Text(text),
+            StrOrSeq::Seq(parts) => Self::Parts(parts),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Stop {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match str_or_seq(deserializer, "a string or an array of strings")? {
+            StrOrSeq::Str(one) => Self::One(one),
+            StrOrSeq::Seq(many) => Self::Many(many),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for ToolChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Value::deserialize(deserializer)? {
+            Value::String(mode) => Self::Mode(mode),
+            named => Self::Named(named),
+        })
+    }
+}
+
+impl TypeTagged for ContentPart {
+    const EXPECTING: &'static str = "a content part object";
+    const TAGS: &'static [&'static str] = &["text", "image_url", "input_audio", "file", "refusal"];
+
+    fn build<'de, D: serde::Deserializer<'de>>(tag: usize, field: D) -> Result<Self, D::Error> {
+        Ok(match tag {
+            0 => Self::Text { text: String::deserialize(field)? },
+            1 => Self::ImageUrl { image_url: ImageUrl::deserialize(field)? },
+            2 => Self::InputAudio { input_audio: Value::deserialize(field)? },
+            3 => Self::File { file: Value::deserialize(field)? },
+            _ => Self::Refusal { refusal: String::deserialize(field)? },
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentPart {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        type_tagged(deserializer)
+    }
+}
+
+impl TypeTagged for ResponseFormat {
+    const EXPECTING: &'static str = "a response format object";
+    const TAGS: &'static [&'static str] = &["text", "json_object", "json_schema"];
+    const UNITS: usize = 2;
+
+    fn unit(tag: usize) -> Option<Self> {
+        match tag {
+            0 => Some(Self::Text),
+            1 => Some(Self::JsonObject),
+            _ => None,
+        }
+    }
+
+    fn build<'de, D: serde::Deserializer<'de>>(_tag: usize, field: D) -> Result<Self, D::Error> {
+        Ok(Self::JsonSchema { json_schema: Value::deserialize(field)? })
+    }
+}
+
+impl<'de> Deserialize<'de> for ResponseFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        type_tagged(deserializer)
+    }
 }
 
 impl ChatRequest {
@@ -340,7 +415,7 @@ impl ChatRequest {
             if !matches!(mode.as_str(), "none" | "auto" | "required") {
                 return Err(invalid(
                     "tool_choice".into(),
-                    format!("`tool_choice` must be none, auto, required or a function, got {mode:?}"),
+                    format!("`tool_choice` must be none, auto, required or a function, got {}", crate::json::quote(mode)),
                 ));
             }
         }
@@ -468,6 +543,141 @@ mod tests {
         assert_eq!(param_of(parse(r#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#).unwrap_err()), "messages[0].role");
         assert_eq!(param_of(parse(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#).unwrap_err()), "temperature");
         assert_eq!(param_of(parse(r#"{"model":"m","messages":[{"role":"user","content":5}]}"#).unwrap_err()), "messages[0].content");
+    }
+
+    /// The `param` and message of a request that fails to parse.
+    fn refusal(json: &str) -> (String, String) {
+        match parse(json) {
+            Err(GatewayError::InvalidRequest { param, message }) => (param, message),
+            other => panic!("expected invalid_request for {json}, got {other:?}"),
+        }
+    }
+
+    /// A request whose first message has `content`.
+    fn with_content(content: &str) -> String {
+        format!(r#"{{"model":"m","messages":[{{"role":"user","content":{content}}}]}}"#)
+    }
+
+    #[test]
+    fn content_parts_of_every_type_parse_in_any_member_order() {
+        let req = parse(&with_content(
+            r#"[{"type":"text","text":"a"},{"text":"b","type":"text","other":[1]},
+                {"image_url":{"url":"u","detail":"low"},"type":"image_url"},{"type":"input_audio","input_audio":{"data":"x","format":"wav"}},
+                {"type":"file","file":{"file_id":"f"}},{"type":"refusal","refusal":"no"},
+                {"type":"text","text":"c","image_url":5,"refusal":null}]"#,
+        ))
+        .unwrap();
+        let Some(Content::Parts(parts)) = &req.messages[0].content else { panic!("{req:?}") };
+        assert_eq!(parts.len(), 7);
+        assert_eq!(parts[1], ContentPart::Text { text: "b".into() });
+        assert_eq!(parts[2], ContentPart::ImageUrl { image_url: ImageUrl { url: "u".into(), detail: Some("low".into()) } });
+        assert_eq!(parts[3], ContentPart::InputAudio { input_audio: serde_json::json!({"data":"x","format":"wav"}) });
+        assert_eq!(parts[4], ContentPart::File { file: serde_json::json!({"file_id":"f"}) });
+        assert_eq!(parts[5], ContentPart::Refusal { refusal: "no".into() });
+        assert_eq!(parts[6], ContentPart::Text { text: "c".into() });
+        assert_eq!(req.messages[0].text(), "abc");
+        // Fields before `type` are kept until it comes; those of other
+        // variants are then dropped, whatever their type, and duplicated too.
+        let image = ContentPart::ImageUrl { image_url: ImageUrl { url: "u".into(), detail: None } };
+        let req = parse(&with_content(r#"[{"text":null,"refusal":1,"refusal":2,"image_url":{"url":"u"},"type":"image_url","file":5}]"#)).unwrap();
+        assert_eq!(req.messages[0].content, Some(Content::Parts(vec![image.clone()])));
+        // serde's tagged enums also read `[tag, field]`.
+        let req = parse(&with_content(r#"[["image_url",{"url":"u"}],["text","t"]]"#)).unwrap();
+        assert_eq!(req.messages[0].content, Some(Content::Parts(vec![image, ContentPart::Text { text: "t".into() }])));
+    }
+
+    #[test]
+    fn bad_contents_are_refused_where_they_go_wrong() {
+        for (content, param, says) in [
+            ("5", "messages[0].content", "invalid type: integer `5`, expected a string or an array of content parts"),
+            ("{}", "messages[0].content", "expected a string or an array of content parts"),
+            (r#"["hi"]"#, "messages[0].content[0]", "invalid type: string \"hi\", expected a content part object"),
+            (r#"[{"type":"text","text":"a"},{"type":"video","video":1}]"#, "messages[0].content[1].type", "unknown variant `video`, expected one of `text`, `image_url`, `input_audio`, `file`, `refusal`"),
+            (r#"[{"type":7,"text":"a"}]"#, "messages[0].content[0].type", "invalid type: integer `7`, expected a string"),
+            (r#"[{"text":"a"}]"#, "messages[0].content[0].type", "missing field `type`"),
+            (r#"[{"type":"text"}]"#, "messages[0].content[0].text", "missing field `text`"),
+            (r#"[{"type":"image_url","image_url":{"detail":"low"}}]"#, "messages[0].content[0].image_url.url", "missing field `url`"),
+            (r#"[{"type":"text","text":5}]"#, "messages[0].content[0].text", "invalid type: integer `5`, expected a string"),
+            // A field met before `type` is read once the part ends, so the error is placed there.
+            (r#"[{"text":5,"type":"text"}]"#, "messages[0].content[0].type", "invalid type: integer `5`, expected a string"),
+            (r#"[{"image_url":{"url":1},"type":"image_url"}]"#, "messages[0].content[0].type", "invalid type: integer `1`, expected a string"),
+            (r#"[{"text":"a","text":"b","type":"text"}]"#, "messages[0].content[0].type", "duplicate field `text`"),
+            (r#"[{"text":"a","type":"text","text":"b"}]"#, "messages[0].content[0].text", "duplicate field `text`"),
+            (r#"[["text"]]"#, "messages[0].content[0][0]", "invalid length 1, expected a content part object"),
+            (r#"[["text","a","b"]]"#, "messages[0].content[0][2]", "invalid length 3, expected a content part object"),
+            (r#"[{"type":"text","type":"text","text":"a"}]"#, "messages[0].content[0].type", "duplicate field `type`"),
+            (r#"[{"type":"text","text":"a","text":"b"}]"#, "messages[0].content[0].text", "duplicate field `text`"),
+        ] {
+            let (got_param, message) = refusal(&with_content(content));
+            assert_eq!(got_param, param, "{content}: {message}");
+            assert!(message.contains(says), "{content}: {message}");
+            assert_eq!(message.matches(" at line ").count(), 1, "{content}: {message}");
+        }
+    }
+
+    #[test]
+    fn stop_tool_choice_and_response_format_take_each_shape() {
+        let req = |extra: &str| parse(&format!(r#"{{"model":"m","messages":[{{"role":"user","content":"x"}}],{extra}}}"#));
+        assert_eq!(req(r#""stop":"s""#).unwrap().stop, Some(Stop::One("s".into())));
+        assert_eq!(req(r#""stop":[]"#).unwrap().stop, Some(Stop::Many(vec![])));
+        assert_eq!(req(r#""stop":null"#).unwrap().stop, None);
+        assert_eq!(req(r#""tool_choice":"auto""#).unwrap().tool_choice, Some(ToolChoice::Mode("auto".into())));
+        assert_eq!(req(r#""tool_choice":{"type":"function"}"#).unwrap().tool_choice, Some(ToolChoice::Named(serde_json::json!({"type":"function"}))));
+        assert_eq!(req(r#""tool_choice":[1]"#).unwrap().tool_choice, Some(ToolChoice::Named(serde_json::json!([1]))));
+        assert_eq!(req(r#""response_format":{"type":"text","json_schema":5}"#).unwrap().response_format, Some(ResponseFormat::Text));
+        assert_eq!(req(r#""response_format":{"json_schema":5,"json_schema":6,"type":"text"}"#).unwrap().response_format, Some(ResponseFormat::Text));
+        assert_eq!(req(r#""response_format":["json_object"]"#).unwrap().response_format, Some(ResponseFormat::JsonObject));
+        assert_eq!(req(r#""response_format":{"type":"json_object"}"#).unwrap().response_format, Some(ResponseFormat::JsonObject));
+        assert_eq!(
+            req(r#""response_format":{"json_schema":{"name":"s"},"type":"json_schema"}"#).unwrap().response_format,
+            Some(ResponseFormat::JsonSchema { json_schema: serde_json::json!({"name":"s"}) })
+        );
+        for (extra, param, says) in [
+            (r#""stop":5"#, "stop", "expected a string or an array of strings"),
+            (r#""stop":["a",1]"#, "stop[1]", "invalid type: integer `1`, expected a string"),
+            (r#""response_format":"json_object""#, "response_format", "expected a response format object"),
+            (r#""response_format":{"type":"json_schema"}"#, "response_format.json_schema", "missing field `json_schema`"),
+            (r#""response_format":{"type":"yaml"}"#, "response_format.type", "unknown variant `yaml`, expected one of `text`, `json_object`, `json_schema`"),
+            (r#""response_format":{}"#, "response_format.type", "missing field `type`"),
+        ] {
+            let (got_param, message) = match req(extra) {
+                Err(GatewayError::InvalidRequest { param, message }) => (param, message),
+                other => panic!("{extra}: {other:?}"),
+            };
+            assert_eq!(got_param, param, "{extra}: {message}");
+            assert!(message.contains(says), "{extra}: {message}");
+        }
+    }
+
+    #[test]
+    fn hand_written_deserializers_read_back_what_serialization_writes() {
+        fn round_trip<T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(value: T) {
+            let json = serde_json::to_string(&value).unwrap();
+            assert_eq!(crate::json::from_str::<T>(&json).unwrap(), value, "{json}");
+        }
+        let parts = vec![
+            ContentPart::Text { text: "t".into() },
+            ContentPart::ImageUrl { image_url: ImageUrl { url: "u".into(), detail: Some("high".into()) } },
+            ContentPart::InputAudio { input_audio: serde_json::json!({"data":"d"}) },
+            ContentPart::File { file: serde_json::json!({"file_id":"f"}) },
+            ContentPart::Refusal { refusal: "r".into() },
+        ];
+        for part in &parts {
+            round_trip(part.clone());
+        }
+        round_trip(Content::Parts(parts));
+        round_trip(Content::Parts(vec![]));
+        round_trip(Content::Text("x".into()));
+        round_trip(Stop::One("a".into()));
+        round_trip(Stop::Many(vec!["a".into(), "b".into()]));
+        round_trip(ToolChoice::Mode("none".into()));
+        round_trip(ToolChoice::Named(serde_json::json!({"type":"function","function":{"name":"f"}})));
+        round_trip(ResponseFormat::Text);
+        round_trip(ResponseFormat::JsonObject);
+        round_trip(ResponseFormat::JsonSchema { json_schema: serde_json::json!({"name":"s","schema":{}}) });
+        // Serialization is unchanged by the hand-written deserializers.
+        assert_eq!(serde_json::to_string(&ResponseFormat::JsonObject).unwrap(), r#"{"type":"json_object"}"#);
+        assert_eq!(serde_json::to_string(&ContentPart::Text { text: "t".into() }).unwrap(), r#"{"type":"text","text":"t"}"#);
     }
 
     #[test]

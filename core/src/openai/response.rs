@@ -3,10 +3,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::open_object::open_object;
 use super::request::ToolCall;
 
 /// A `chat.completion` object.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatCompletion {
     /// Completion id (`chatcmpl-...`).
     pub id: String,
@@ -44,7 +45,7 @@ pub struct Choice {
 }
 
 /// The assistant message of a choice.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ResponseMessage {
     /// Always `assistant`.
     pub role: String,
@@ -60,6 +61,9 @@ pub struct ResponseMessage {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+open_object!(ChatCompletion, "a chat completion object", required: [id, object, created, model, choices], optional: [usage, system_fingerprint]);
+open_object!(ResponseMessage, "a message object", required: [role], optional: [content, tool_calls, refusal]);
 
 /// Token usage of a request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,5 +108,50 @@ impl Usage {
     /// Prompt tokens served from the provider's cache.
     pub fn cached_tokens(&self) -> u64 {
         self.prompt_tokens_details.map_or(0, |d| d.cached_tokens)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ANSWER: &str = r#"{"id":"c1","object":"chat.completion","created":7,"model":"m","service_tier":"default",
+        "choices":[{"index":0,"message":{"role":"assistant","content":null,"annotations":[],
+            "tool_calls":[{"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}],
+        "usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5},"system_fingerprint":null}"#;
+
+    #[test]
+    fn unknown_fields_are_kept_and_known_ones_read() {
+        let answer: ChatCompletion = crate::json::from_str(ANSWER).unwrap();
+        assert_eq!((answer.id.as_str(), answer.created, answer.usage), ("c1", 7, Some(Usage::new(3, 2))));
+        assert_eq!(answer.system_fingerprint, None);
+        assert_eq!(answer.extra, serde_json::json!({"service_tier":"default"}).as_object().cloned().unwrap());
+        let message = &answer.choices[0].message;
+        assert_eq!((message.content.as_deref(), message.tool_calls.as_ref().map(Vec::len)), (None, Some(1)));
+        assert_eq!(message.extra, serde_json::json!({"annotations":[]}).as_object().cloned().unwrap());
+        // An absent `content` is `None`, as serde made it.
+        let bare: ResponseMessage = crate::json::from_str(r#"{"role":"assistant"}"#).unwrap();
+        assert_eq!((bare.content, bare.extra.len()), (None, 0));
+    }
+
+    #[test]
+    fn round_trip_is_lossless() {
+        let answer: ChatCompletion = crate::json::from_str(ANSWER).unwrap();
+        let json = serde_json::to_string(&answer).unwrap();
+        assert_eq!(crate::json::from_str::<ChatCompletion>(&json).unwrap(), answer);
+        assert!(json.contains(r#""service_tier":"default""#) && json.contains(r#""annotations":[]"#), "{json}");
+    }
+
+    #[test]
+    fn bad_answers_are_refused_with_serde_messages() {
+        for (json, says) in [
+            (r#"{"object":"chat.completion","created":1,"model":"m","choices":[]}"#, "missing field `id`"),
+            (r#"{"id":"c","object":"o","created":"now","model":"m","choices":[]}"#, "invalid type: string \"now\", expected u64"),
+            (r#"{"id":"c","object":"o","created":1,"model":"m","choices":[{"index":0,"message":{"content":"x"},"finish_reason":null}]}"#, "missing field `role`"),
+            ("[]", "invalid type: sequence, expected a chat completion object"),
+        ] {
+            let message = crate::json::from_str::<ChatCompletion>(json).unwrap_err().to_string();
+            assert!(message.starts_with(says), "{json}: {message}");
+        }
     }
 }
