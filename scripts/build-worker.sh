@@ -23,5 +23,7 @@ if [ "$names" != 1 ]; then
   # worker-build's output saves another ~1 KB gzipped.
   "$WASM_OPT_BIN" -Oz --enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types --enable-multivalue --strip-debug --strip-producers build/index_bg.wasm -o build/index_bg.wasm
 fi
-echo "$names" > build/.names
-touch build/index.js
+cd "$root"
+node scripts/minify-imports.mjs worker/build
+echo "$names" > worker/build/.names
+touch worker/build/index.js
