@@ -24,6 +24,9 @@ if [ "$names" != 1 ]; then
   "$WASM_OPT_BIN" -Oz --enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types --enable-multivalue --strip-debug --strip-producers build/index_bg.wasm -o build/index_bg.wasm
 fi
 cd "$root"
-node scripts/minify-imports.mjs worker/build
+# Profiles read the glue's names too: kept when the function names are.
+if [ "$names" != 1 ]; then
+  node scripts/minify-imports.mjs worker/build
+fi
 echo "$names" > worker/build/.names
 touch worker/build/index.js
