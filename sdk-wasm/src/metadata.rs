@@ -1,5 +1,6 @@
 //! The gateway's account of an answer, from its response headers: which
-//! request, route, provider and model, the cache's verdict, attempts, cost.
+//! request, route, provider and model, the cache's verdict, the tier, the
+//! guardrails, attempts, cost.
 
 use edgeway_core::headers;
 use js_sys::Object;
@@ -20,6 +21,10 @@ pub fn read(response_headers: &Headers, retries: u32) -> Object {
     js::set(&metadata, "model", get(headers::MODEL));
     js::set(&metadata, "cache", get(headers::CACHE));
     js::set(&metadata, "cacheAgeSeconds", number(headers::CACHE_AGE));
+    js::set(&metadata, "cacheSimilarity", number(headers::CACHE_SIMILARITY));
+    js::set(&metadata, "tier", get(headers::TIER));
+    js::set(&metadata, "tierReason", get(headers::TIER_REASON));
+    js::set(&metadata, "guardrails", get(headers::GUARDRAILS));
     js::set(&metadata, "attempts", number(headers::ATTEMPTS));
     js::set(&metadata, "tokensIn", number(headers::TOKENS_IN));
     js::set(&metadata, "tokensOut", number(headers::TOKENS_OUT));

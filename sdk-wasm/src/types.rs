@@ -155,6 +155,13 @@ export interface ResponseMetadata {
   /** `HIT`, `MISS`, `BYPASS`, `REFRESH` or `SEMANTIC`. */
   cache?: string;
   cacheAgeSeconds?: number;
+  /** On a `SEMANTIC` hit: how close the cached question is (cosine, 0 to 1). */
+  cacheSimilarity?: number;
+  /** On a route with tiers: the tier that answered, and why. */
+  tier?: string;
+  tierReason?: string;
+  /** On a route with guardrails: what ran and what it did, e.g. `ran=input:secrets; redacted=input:secrets`. */
+  guardrails?: string;
   /** Upstream attempts the gateway made (0 on a cache hit). */
   attempts?: number;
   /** Known before the answer only when it was not streamed. */

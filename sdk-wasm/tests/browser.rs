@@ -189,6 +189,19 @@ async fn chat_resolves_to_the_answer_with_the_gateways_metadata() {
 }
 
 #[wasm_bindgen_test]
+async fn the_metadata_tells_the_tier_and_the_guardrails() {
+    let setup = setup().await;
+    let client = client(&setup, &setup.key, &[]);
+    let tiered = chat(&client, request("demo-auto", "hi"), None).await.unwrap();
+    let metadata = get(&tiered, "edgeway");
+    assert_eq!(get(&metadata, "tier").as_string().as_deref(), Some("small"));
+    assert!(get(&metadata, "tierReason").as_string().unwrap().starts_with("score "));
+    let guarded = chat(&client, request("demo-guarded", "write to ada@example.com"), None).await.unwrap();
+    let guardrails = get(&get(&guarded, "edgeway"), "guardrails").as_string().unwrap();
+    assert!(guardrails.contains("flagged=input:email"), "{guardrails}");
+}
+
+#[wasm_bindgen_test]
 async fn a_stream_delivers_each_chunk_as_it_arrives() {
     let setup = setup().await;
     let client = client(&setup, &setup.key, &[]);
