@@ -18,6 +18,8 @@
 //! and a block ends the stream with a `guardrail_blocked` error event. The
 //! assembler and the tap see the guarded chunks, never the raw ones.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -125,17 +127,18 @@ impl Guard {
 }
 
 /// The fields of a `chat.completion.chunk` the relay looks at; everything
-/// else is forwarded untouched.
+/// else is forwarded untouched. Text is borrowed from the event where it
+/// can be (no escapes), as every chunk of every stream passes through here.
 #[derive(Deserialize)]
-struct ObservedChunk {
-    #[serde(default)]
-    id: Option<String>,
+struct ObservedChunk<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
     #[serde(default)]
     created: Option<u64>,
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    choices: Option<Vec<ObservedChoice>>,
+    #[serde(default, borrow)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    choices: Option<Vec<ObservedChoice<'a>>>,
     #[serde(default)]
     usage: Option<Usage>,
     #[serde(default)]
@@ -143,21 +146,21 @@ struct ObservedChunk {
 }
 
 #[derive(Deserialize)]
-struct ObservedChoice {
-    #[serde(default)]
-    delta: Option<ObservedDelta>,
+struct ObservedChoice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<ObservedDelta<'a>>,
     #[serde(default)]
     finish_reason: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct ObservedDelta {
-    #[serde(default)]
-    content: Option<String>,
+struct ObservedDelta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
     #[serde(default)]
     tool_calls: Option<serde_json::Value>,
-    #[serde(default)]
-    refusal: Option<String>,
+    #[serde(default, borrow)]
+    refusal: Option<Cow<'a, str>>,
 }
 
 impl StreamRelay {
@@ -455,7 +458,7 @@ impl StreamRelay {
             self.state = RelayState::Done;
             return Ok(());
         }
-        let chunk: ObservedChunk = crate::json::from_str(data)
+        let chunk: ObservedChunk = serde_json::from_slice(data.as_bytes())
             .map_err(|_| "the upstream sent an event that is not valid JSON".to_owned())?;
         if let Some(error) = chunk.error {
             let message = error.get("message").and_then(|m| m.as_str()).unwrap_or("no message");
@@ -471,7 +474,7 @@ impl StreamRelay {
             }
             for (field, value) in [("id", chunk.id), ("model", chunk.model)] {
                 if let Some(value) = value {
-                    check.frame.insert(field.to_owned(), Value::String(value));
+                    check.frame.insert(field.to_owned(), Value::String(value.into_owned()));
                 }
             }
             if let Some(created) = chunk.created {
@@ -548,7 +551,7 @@ impl StreamRelay {
 
 /// Characters a delta adds to the answer (text, refusal, tool arguments).
 fn delta_chars(delta: &ObservedDelta) -> u64 {
-    let text = |s: &Option<String>| s.as_deref().map_or(0, |t| t.chars().count() as u64);
+    let text = |s: &Option<Cow<str>>| s.as_deref().map_or(0, |t| t.chars().count() as u64);
     let arguments = delta.tool_calls.as_ref().and_then(|calls| calls.as_array()).map_or(0, |calls| {
         calls
             .iter()
