@@ -206,7 +206,7 @@ test('requests appear in Logs while it is open, and a fallback shows its attempt
   assert.match(await tier.textContent(), /^large — score \d+: .*"step by step" \+25/);
 
   // A guarded request shows what its guardrails did, never what they matched.
-  const guarded = await chat({ model: 'demo-guarded', messages: [{ role: 'user', content: `${tag}: mail ada@example.com the key sk-proj-Zq3xT9vLm2Wp8Rk4Jd6Hs1Fg` }] });
+  const guarded = await chat({ model: 'demo-guarded', messages: [{ role: 'user', content: 'mail ada@example.com the key sk-proj-Zq3xT9vLm2Wp8Rk4Jd6Hs1Fg' }] });
   assert.equal(guarded.status, 200);
   const guardedId = guarded.headers.get('x-request-id');
   await waitFor(async () => (await (await admin(`logs?q=${guardedId}`)).json()).data.length === 1, { what: 'the guarded request stored', timeoutMs: ARRIVAL_MS });

@@ -359,12 +359,20 @@ pub fn cards(text: &str) -> Scan {
             scan.open(i);
         }
         let next_ok = !bytes.get(j).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
-        if prev_ok && next_ok && (13..=19).contains(&digits.len()) && luhn(&digits) {
+        if prev_ok && next_ok && (13..=19).contains(&digits.len()) && issuer_digit(&digits) && luhn(&digits) {
             scan.hit(i, j, "card");
         }
         i = j.max(i + 1);
     }
     scan
+}
+
+/// Whether the number starts as a payment card does: 2 and 5 (Mastercard),
+/// 3 (American Express, Diners, JCB), 4 (Visa), 6 (Discover, UnionPay).
+/// The Luhn check alone lets one random number in ten through, and a
+/// millisecond timestamp (13 digits, starting with 1) is not a card.
+fn issuer_digit(digits: &[u8]) -> bool {
+    digits.first().is_some_and(|d| (2..=6).contains(d))
 }
 
 /// The Luhn checksum: doubling every second digit from the right, the sum
@@ -549,7 +557,8 @@ mod tests {
             let text = format!("pay with {card}, thanks");
             assert_eq!(found(cards(&text), &text), [card], "{card}");
         }
-        for text in ["4111 1111 1111 1112", "1234567890123", "4111  1111 1111 1111", "41111111111111111111111", "4111111111111111abc", "order 2024-01-15"] {
+        // 1795672570896 passes the Luhn check, but is a millisecond timestamp.
+        for text in ["4111 1111 1111 1112", "1234567890123", "4111  1111 1111 1111", "41111111111111111111111", "4111111111111111abc", "order 2024-01-15", "sent at 1795672570896"] {
             assert_eq!(cards(text).spans, [], "{text}");
         }
         assert_eq!(cards("card 4111 1111 1111 1111").open_from, Some(5));
