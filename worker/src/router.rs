@@ -41,10 +41,9 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
             response
         }
     };
-    respond::set(response.headers(), headers::REQUEST_ID, &rctx.request_id);
-    for (name, value) in &rctx.response_headers {
-        respond::set(response.headers(), name, value);
-    }
+    let mut set: Vec<(&str, &str)> = vec![(headers::REQUEST_ID, &rctx.request_id)];
+    set.extend(rctx.response_headers.iter().map(|(name, value)| (*name, value.as_str())));
+    respond::set_all(response.headers(), &set);
     let origin = request.headers().get("origin").ok().flatten();
     if let Some(origin) = origin.filter(|_| path.starts_with("/v1/")) {
         if cors::is_allowed(&env, &origin, runtime::now_ms()).await {

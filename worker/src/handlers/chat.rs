@@ -358,6 +358,8 @@ fn answer_response(
         log.schema_error = answered.schema_error;
         guard_header = log.guardrails.as_ref().map(Report::header_value);
     }
+    // Set together at the end, in one call into JS.
+    let mut set: Vec<(&str, String)> = Vec::with_capacity(12);
     let response = match answered.answer {
         Answer::Stream(mut live) => {
             let log = ctx.log.take().ok_or_else(|| GatewayError::Internal { message: "log record missing".into() })?;
@@ -375,8 +377,8 @@ fn answer_response(
             ctx.stream_log = Some(stream_log);
             let response = Response::from_stream(body)
                 .map_err(|e| GatewayError::Internal { message: format!("could not start the stream: {e}") })?;
-            respond::set(response.headers(), "content-type", "text/event-stream; charset=utf-8");
-            respond::set(response.headers(), "cache-control", "no-cache");
+            set.push(("content-type", "text/event-stream; charset=utf-8".to_owned()));
+            set.push(("cache-control", "no-cache".to_owned()));
             response
         }
         Answer::Json { bytes, usage, usage_estimated, cost_usd } => {
@@ -390,10 +392,10 @@ fn answer_response(
             if let Some(usage) = usage {
                 // Headers tell what is known; an estimate goes to the log only.
                 if !usage_estimated {
-                    respond::set(response.headers(), headers::TOKENS_IN, &usage.prompt_tokens.to_string());
-                    respond::set(response.headers(), headers::TOKENS_OUT, &usage.completion_tokens.to_string());
+                    set.push((headers::TOKENS_IN, usage.prompt_tokens.to_string()));
+                    set.push((headers::TOKENS_OUT, usage.completion_tokens.to_string()));
                     if let Some(cost) = cost_usd {
-                        respond::set(response.headers(), headers::COST_USD, &format_usd(cost));
+                        set.push((headers::COST_USD, format_usd(cost)));
                     }
                 }
                 if let Some(log) = &mut ctx.log {
@@ -403,16 +405,17 @@ fn answer_response(
             response
         }
     };
-    let h = response.headers();
-    respond::set(h, headers::PROVIDER, &target.provider);
-    respond::set(h, headers::MODEL, &target.model);
-    respond::set(h, headers::ROUTE, &route.name);
-    respond::set(h, headers::ATTEMPTS, &calls.to_string());
+    set.push((headers::PROVIDER, target.provider.clone()));
+    set.push((headers::MODEL, target.model.clone()));
+    set.push((headers::ROUTE, route.name.clone()));
+    set.push((headers::ATTEMPTS, calls.to_string()));
     if !answered.warnings.is_empty() {
-        respond::set(h, headers::WARNING, &answered.warnings.join("; "));
+        set.push((headers::WARNING, answered.warnings.join("; ")));
     }
     if let Some(value) = guard_header {
-        respond::set(h, headers::GUARDRAILS, &value);
+        set.push((headers::GUARDRAILS, value));
     }
+    let pairs: Vec<(&str, &str)> = set.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    respond::set_all(response.headers(), &pairs);
     Ok(response)
 }
