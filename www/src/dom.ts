@@ -41,6 +41,16 @@ export function labelled(text: string, control: HTMLElement, hint?: string): HTM
   return h('label', { class: 'field' }, h('span', { class: 'field-label' }, text), control, hint ? h('small', { class: 'hint' }, hint) : null);
 }
 
+/** A labelled search box of a filter form. */
+export function searchField(name: string, label: string, placeholder: string, value: string): HTMLLabelElement {
+  return labelled(label, h('input', { name, type: 'search', value, placeholder, autocomplete: 'off', spellcheck: 'false' }));
+}
+
+/** A filter form's Search and Clear buttons. */
+export function filterActions(): HTMLDivElement {
+  return h('div', { class: 'filter-actions' }, h('button', { type: 'submit' }, 'Search'), h('button', { type: 'button', class: 'secondary clear' }, 'Clear'));
+}
+
 /** A `<select>` of [value, text] options with one selected. */
 export function select(name: string, options: [string, string][], selected: string): HTMLSelectElement {
   return h('select', { name }, ...options.map(([value, text]) => h('option', { value, selected: value === selected }, text)));

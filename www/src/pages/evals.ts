@@ -4,7 +4,7 @@
 // (typically two routes on one set, for an A/B decision).
 
 import { api, type EvalRun } from '../api';
-import { field, fill, h, labelled } from '../dom';
+import { field, fill, filterActions, h, searchField } from '../dom';
 import * as format from '../format';
 import { navigate, type PageView } from '../navigation';
 import { empty, failure, loading } from '../states';
@@ -76,14 +76,13 @@ export const evals: PageView = (root) => {
 };
 
 function filterForm(): HTMLFormElement {
-  const text = (name: string, label: string, placeholder: string) =>
-    labelled(label, h('input', { name, type: 'search', value: queryParam(name) ?? '', placeholder, autocomplete: 'off', spellcheck: 'false' }));
+  const text = (name: string, label: string, placeholder: string) => searchField(name, label, placeholder, queryParam(name) ?? '');
   return h(
     'form',
     { class: 'filters', role: 'search' },
     text('set', 'Set', 'demo'),
     text('route', 'Route', 'demo'),
-    h('div', { class: 'filter-actions' }, h('button', { type: 'submit' }, 'Search'), h('button', { type: 'button', class: 'secondary clear' }, 'Clear')),
+    filterActions(),
   );
 }
 

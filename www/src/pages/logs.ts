@@ -3,7 +3,7 @@
 // New requests appear at the top as they arrive; "Load more" pages back.
 
 import { api, type LogFilters, type LogRow } from '../api';
-import { field, fill, h, labelled, select } from '../dom';
+import { field, fill, filterActions, h, labelled, searchField, select } from '../dom';
 import * as format from '../format';
 import { navigate, type PageView } from '../navigation';
 import { poll } from '../poll';
@@ -179,8 +179,7 @@ export const logs: PageView = (root) => {
 };
 
 function filterForm(): HTMLFormElement {
-  const text = (name: string, label: string, placeholder: string) =>
-    labelled(label, h('input', { name, type: 'search', value: queryParam(name) ?? '', placeholder, autocomplete: 'off', spellcheck: 'false' }));
+  const text = (name: string, label: string, placeholder: string) => searchField(name, label, placeholder, queryParam(name) ?? '');
   return h(
     'form',
     { class: 'filters', role: 'search' },
@@ -188,7 +187,7 @@ function filterForm(): HTMLFormElement {
     labelled('Status', select('status', [['', 'Any'], ['2xx', '2xx'], ['4xx', '4xx'], ['5xx', '5xx']], queryParam('status') ?? '')),
     labelled('Cache', select('cache', [['', 'Any'], ['hit', 'Hit'], ['miss', 'Miss'], ['bypass', 'Bypass'], ['refresh', 'Refresh'], ['semantic', 'Semantic']], queryParam('cache') ?? '')),
     ...TEXT_FILTERS.map(([name, label, placeholder]) => text(name, label, placeholder)),
-    h('div', { class: 'filter-actions' }, h('button', { type: 'submit' }, 'Search'), h('button', { type: 'button', class: 'secondary clear' }, 'Clear')),
+    filterActions(),
   );
 }
 
