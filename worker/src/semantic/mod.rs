@@ -83,7 +83,7 @@ pub async fn store(env: &Env, question: Question, entry: String) -> bool {
         ttl_ms: question.ttl_ms,
         capacity: question.capacity,
         now_ms: runtime::now_ms(),
-        threshold: 0.0,
+        ..Ask::default()
     };
     send(env, &question.object, &ask).await.is_some()
 }
@@ -93,12 +93,10 @@ async fn find(env: &Env, question: &Question, policy: &SemanticPolicy) -> Option
         op: "lookup".into(),
         context: question.context.clone(),
         vector: base64url::encode(&question.vector.to_bytes()),
-        id: String::new(),
-        entry: None,
-        ttl_ms: policy.ttl_ms,
         capacity: policy.capacity,
         now_ms: runtime::now_ms(),
         threshold: policy.threshold,
+        ..Ask::default()
     };
     let found: Found = edgeway_core::json::from_str(&send(env, &question.object, &ask).await?).ok()?;
     let entry = edgeway_core::json::from_str::<CacheEntry>(&found.entry?).ok()?;
