@@ -1,6 +1,6 @@
-//! Reading a URL's query string (`?a=1&b=x%20y`) without a URL parser: the
-//! `url` crate's internationalised-domain tables alone would cost the
-//! worker's wasm far more than the admin API's few parameters are worth.
+//! Reading the parts of a URL (its path, origin and query string) without a
+//! URL parser: the `url` crate's internationalised-domain tables alone
+//! would cost the worker's wasm far more than these few reads are worth.
 
 /// The decoded `name=value` pairs of `url`'s query, in order. `+` is a
 /// space and `%XX` a byte (form encoding, as browsers send it); bytes that
@@ -16,6 +16,15 @@ pub fn pairs(url: &str) -> Vec<(String, String)> {
             (decode(name), decode(value))
         })
         .collect()
+}
+
+/// The path of an absolute URL (`/v1/models`), without its query or
+/// fragment; `/` when it has none.
+pub fn path(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = rest.find(['/', '?', '#']).and_then(|i| rest.get(i..)).filter(|p| p.starts_with('/')).unwrap_or("/");
+    let end = path.find(['?', '#']).unwrap_or(path.len());
+    path.get(..end).unwrap_or(path)
 }
 
 /// The origin (`scheme://host[:port]`) of an absolute URL.
@@ -50,6 +59,15 @@ fn decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_path_stops_at_the_query_and_the_fragment() {
+        assert_eq!(path("https://gw.example/v1/chat/completions?x=1"), "/v1/chat/completions");
+        assert_eq!(path("http://127.0.0.1:8787/admin/api/logs#top"), "/admin/api/logs");
+        assert_eq!(path("https://gw.example/a/b%20c"), "/a/b%20c");
+        assert_eq!(path("https://gw.example"), "/");
+        assert_eq!(path("https://gw.example?x=/y"), "/");
+    }
 
     #[test]
     fn pairs_are_decoded_in_order() {

@@ -15,9 +15,10 @@ use edgeway_core::keys::record::KeyRecord;
 use edgeway_core::keys::{crypto, token};
 use edgeway_core::limits::utc_timestamp;
 use edgeway_core::GatewayError;
-use worker::{Env, Request};
+use worker::Env;
 
 use crate::{keys_store, settings};
+use crate::http::incoming::Incoming;
 
 /// Name of the secret holding the dev gateway key.
 const DEV_KEY_SECRET: &str = "EDGEWAY_DEV_KEY";
@@ -58,7 +59,7 @@ impl Caller {
 }
 
 /// Authenticates the request (`Authorization: Bearer …` or `x-api-key`).
-pub async fn authenticate(request: &Request, env: &Env, now_ms: u64) -> Result<Caller, GatewayError> {
+pub async fn authenticate(request: &Incoming, env: &Env, now_ms: u64) -> Result<Caller, GatewayError> {
     let presented = presented_key(request).ok_or(GatewayError::InvalidApiKey { reason: "no API key: send `Authorization: Bearer <gateway key>`" })?;
     let caller = if key_string::looks_like_jwt(&presented) {
         from_token(env, &presented, now_ms).await?
@@ -97,16 +98,16 @@ fn live(record: Option<KeyRecord>) -> Result<KeyRecord, GatewayError> {
 
 /// A publishable key works only from its allowed origins, and its callers
 /// are end users (the token's `sub`, else the client's IP).
-fn check_browser(request: &Request, mut caller: Caller) -> Result<Caller, GatewayError> {
+fn check_browser(request: &Incoming, mut caller: Caller) -> Result<Caller, GatewayError> {
     let Some(key) = caller.key.as_ref().filter(|k| k.kind == KeyKind::Publishable) else { return Ok(caller) };
-    let origin = request.headers().get("origin").ok().flatten().or_else(|| same_origin(request));
+    let origin = request.header("origin").or_else(|| same_origin(request));
     match origin {
-        Some(origin) if key.allows_origin(&origin) => {}
+        Some(origin) if key.allows_origin(origin) => {}
         Some(origin) => return Err(GatewayError::OriginNotAllowed { origin: origin.chars().take(200).collect() }),
         None => return Err(GatewayError::OriginNotAllowed { origin: "a request with no Origin (publishable keys work from browsers)".to_owned() }),
     }
     if caller.end_user.is_none() {
-        let ip = request.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".to_owned());
+        let ip = request.header("cf-connecting-ip").unwrap_or("unknown");
         caller.end_user = Some(format!("ip:{ip}"));
     }
     Ok(caller)
@@ -116,18 +117,16 @@ fn check_browser(request: &Request, mut caller: Caller) -> Result<Caller, Gatewa
 /// browsers send no `Origin` on a same-origin GET (the dashboard's
 /// playground listing models), but do send `Sec-Fetch-Site`, which no page
 /// can set.
-fn same_origin(request: &Request) -> Option<String> {
-    let site = request.headers().get("sec-fetch-site").ok().flatten()?;
-    let url = request.inner().url();
-    (site == "same-origin").then(|| edgeway_core::query_string::origin(&url).map(str::to_owned)).flatten()
+fn same_origin(request: &Incoming) -> Option<&str> {
+    let site = request.header("sec-fetch-site")?;
+    (site == "same-origin").then(|| edgeway_core::query_string::origin(request.url())).flatten()
 }
 
 /// The credential a request presents.
-pub fn presented_key(request: &Request) -> Option<String> {
-    let headers = request.headers();
-    if let Some(value) = headers.get("authorization").ok().flatten() {
+pub fn presented_key(request: &Incoming) -> Option<String> {
+    if let Some(value) = request.header("authorization") {
         let (scheme, token) = value.trim().split_once(' ')?;
         return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned());
     }
-    headers.get("x-api-key").ok().flatten().map(|v| v.trim().to_owned())
+    request.header("x-api-key").map(|v| v.trim().to_owned())
 }

@@ -21,10 +21,10 @@ pub struct AbortOnDrop {
 
 impl AbortOnDrop {
     /// A guard for one upstream call on behalf of `request`.
-    pub fn for_request(request: &worker::Request) -> Self {
+    pub fn for_request(request: &crate::http::incoming::Incoming) -> Self {
         let controller = web_sys::AbortController::new().ok();
         let signal = controller.as_ref().map(|c| worker::AbortSignal::from(c.signal()));
-        Self { controller, signal, caller: request.inner().signal() }
+        Self { controller, signal, caller: request.raw().signal() }
     }
 
     /// Whether the caller has disconnected (its request signal fired).

@@ -5,20 +5,21 @@
 use edgeway_core::config::Route;
 use edgeway_core::headers;
 use edgeway_core::GatewayError;
-use worker::{Env, Request};
+use worker::Env;
 
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::{limiter, runtime};
+use crate::http::incoming::Incoming;
 
 /// Checks permissions and admits the request, which may use about
 /// `estimated_tokens`. On success the admission waits in `ctx` to be
 /// settled; on a refusal its headers (`Retry-After`, quota) are in `ctx`.
-pub async fn pass(request: &Request, env: &Env, ctx: &mut RequestContext, caller: &Caller, route: &Route, estimated_tokens: u64) -> Result<(), GatewayError> {
+pub async fn pass(request: &Incoming, env: &Env, ctx: &mut RequestContext, caller: &Caller, route: &Route, estimated_tokens: u64) -> Result<(), GatewayError> {
     caller.check_route(&route.name)?;
     if !caller.may_override() {
         for name in [headers::TARGET, headers::FALLBACK, headers::TIER] {
-            if request.headers().get(name).ok().flatten().is_some() {
+            if request.header(name).is_some() {
                 return Err(GatewayError::RouteNotAllowed { message: format!("this key may not send {name}"), param: name.to_owned() });
             }
         }

@@ -37,13 +37,13 @@ mod test_mode;
 mod timer;
 mod upstream;
 
-use worker::{event, Context, Env, MessageBatch, Request, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::{event, Context, Env, MessageBatch, Response, Result, ScheduleContext, ScheduledEvent};
 
 /// The Worker's fetch handler. It never returns `Err`: every failure becomes
 /// an OpenAI-style JSON error inside `router::handle`.
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
-    Ok(router::handle(request, env, ctx).await)
+async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
+    Ok(router::handle(http::incoming::Incoming::read(request), env, ctx).await)
 }
 
 /// The log queue's consumer: batches of request records into D1.

@@ -12,12 +12,13 @@ use edgeway_core::reliability::attempts::{AttemptPlan, NextAttempt, RetryPolicy}
 use edgeway_core::reliability::breaker::Admission;
 use edgeway_core::reliability::outcome::{classify, AttemptFailure, Verdict};
 use edgeway_core::GatewayError;
-use worker::Request;
+
 
 use crate::attempt::Failure;
 use crate::context::RequestContext;
 use crate::timer::Timer;
 use crate::{breakers, idempotency, runtime};
+use crate::http::incoming::Incoming;
 
 /// Which targets a request tries, and how.
 pub struct Plan<'a> {
@@ -37,10 +38,10 @@ impl<'a> Plan<'a> {
     /// The plan for `request` on `route`: the caller may pin one target and
     /// switch fallback off (every key may, until keys carry permissions);
     /// otherwise weighted draws within each group, groups in order.
-    pub fn for_request(request: &Request, config: &Config, route: &'a Route, deadline_ms: u64) -> Result<Self, GatewayError> {
-        let header = |name: &str| request.headers().get(name).ok().flatten();
+    pub fn for_request(request: &Incoming, config: &Config, route: &'a Route, deadline_ms: u64) -> Result<Self, GatewayError> {
+        let header = |name: &str| request.header(name);
         let targets = match header(headers::TARGET) {
-            Some(spec) => vec![config.pinned_target(&spec).map_err(|message| GatewayError::InvalidRequest {
+            Some(spec) => vec![config.pinned_target(spec).map_err(|message| GatewayError::InvalidRequest {
                 param: headers::TARGET.to_owned(),
                 message: format!("invalid {}: {message}", headers::TARGET),
             })?],
@@ -50,7 +51,7 @@ impl<'a> Plan<'a> {
         if header(headers::FALLBACK).is_some_and(|v| v.eq_ignore_ascii_case("off")) {
             policy.fallback = false;
         }
-        Ok(Self { route, targets, policy, deadline_ms, idempotency_key: header(headers::IDEMPOTENCY_KEY) })
+        Ok(Self { route, targets, policy, deadline_ms, idempotency_key: header(headers::IDEMPOTENCY_KEY).map(str::to_owned) })
     }
 }
 

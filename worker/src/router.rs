@@ -4,7 +4,9 @@
 use edgeway_core::headers;
 use edgeway_core::log::{Outcome, RequestLog};
 use edgeway_core::GatewayError;
-use worker::{Context, Env, Method, Request, Response};
+use worker::{Context, Env, Method, Response};
+
+use crate::http::incoming::Incoming;
 
 use crate::context::RequestContext;
 use crate::http::respond;
@@ -14,22 +16,16 @@ use crate::{auth, cache, coalescer, cors, handlers, limiter, logs, runtime};
 const MAX_CLIENT_REQUEST_ID: usize = 128;
 
 /// Handles one request. Never fails: errors become OpenAI-style JSON.
-pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
+pub async fn handle(request: Incoming, env: Env, ctx: Context) -> Response {
     let started_ms = runtime::now_ms();
     let request_id = edgeway_core::ids::request_id(runtime::random_bytes());
-    let method = request.method();
-    let path = request.path();
-    let mut log = RequestLog::new(request_id.clone(), started_ms, method.as_ref(), &path);
-    log.client_request_id = request
-        .headers()
-        .get(headers::REQUEST_ID)
-        .ok()
-        .flatten()
-        .map(|id| id.chars().take(MAX_CLIENT_REQUEST_ID).collect());
+    let (method, path) = (request.method(), request.path());
+    let mut log = RequestLog::new(request_id.clone(), started_ms, method.as_ref(), path);
+    log.client_request_id = request.header(headers::REQUEST_ID).map(|id| id.chars().take(MAX_CLIENT_REQUEST_ID).collect());
     note_caller(&request, &mut log);
     let mut rctx = RequestContext { request_id, started_ms, log: Some(log), stream_log: None, response_headers: Vec::new(), admission: None, cache_write: None, coalesce_lead: None, semantic_write: None, background: Vec::new() };
 
-    let result = route(&mut request, &env, &method, &path, &mut rctx).await;
+    let result = route(&request, &env, method, path, &mut rctx).await;
     let response = match result {
         Ok(response) => response,
         Err(error) => {
@@ -44,10 +40,9 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
     let mut set: Vec<(&str, &str)> = vec![(headers::REQUEST_ID, &rctx.request_id)];
     set.extend(rctx.response_headers.iter().map(|(name, value)| (*name, value.as_str())));
     respond::set_all(response.headers(), &set);
-    let origin = request.headers().get("origin").ok().flatten();
-    if let Some(origin) = origin.filter(|_| path.starts_with("/v1/")) {
-        if cors::is_allowed(&env, &origin, runtime::now_ms()).await {
-            cors::expose(&response, &origin);
+    if let Some(origin) = request.header("origin").filter(|_| path.starts_with("/v1/")) {
+        if cors::is_allowed(&env, origin, runtime::now_ms()).await {
+            cors::expose(&response, origin);
         }
     }
 
@@ -67,11 +62,17 @@ pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Response {
             log.outcome = Outcome::Error;
         }
         log.latency_ms = runtime::now_ms().saturating_sub(started_ms);
-        ctx.wait_until(async move {
-            logs::sink::write(&env, &log).await;
-            settle(&env, admission, &log).await;
-            store(&env, cache_write, lead, semantic, &log).await;
-        });
+        let queued = logs::sink::print(&env, &log);
+        // Most requests have nothing left to do: no task is spawned for them.
+        if queued.is_some() || admission.is_some() || cache_write.is_some() || lead.is_some() || semantic.is_some() {
+            ctx.wait_until(async move {
+                if let Some(queued) = queued {
+                    queued.send().await;
+                }
+                settle(&env, admission, &log).await;
+                store(&env, cache_write, lead, semantic, &log).await;
+            });
+        }
     } else if let Some(stream_log) = rctx.stream_log.take() {
         ctx.wait_until(async move {
             if let Ok(log) = stream_log.await {
@@ -120,7 +121,7 @@ async fn settle(env: &Env, admission: Option<limiter::Admission>, log: &RequestL
     }
 }
 
-async fn route(request: &mut Request, env: &Env, method: &Method, path: &str, ctx: &mut RequestContext) -> Result<Response, GatewayError> {
+async fn route(request: &Incoming, env: &Env, method: &Method, path: &str, ctx: &mut RequestContext) -> Result<Response, GatewayError> {
     let not_allowed = |allowed: &'static str| GatewayError::MethodNotAllowed {
         method: method.to_string(),
         path: path.to_owned(),
@@ -132,8 +133,7 @@ async fn route(request: &mut Request, env: &Env, method: &Method, path: &str, ct
             _ => Err(not_allowed("GET")),
         },
         _ if path.starts_with("/v1/") && *method == Method::Options => {
-            let origin = request.headers().get("origin").ok().flatten();
-            Ok(cors::preflight(env, origin.as_deref(), runtime::now_ms()).await)
+            Ok(cors::preflight(env, request.header("origin"), runtime::now_ms()).await)
         }
         _ if path.starts_with("/admin/api/") => handlers::admin::handle(request, env, method, path).await,
         "/v1/chat/completions" => match method {
@@ -162,11 +162,10 @@ async fn route(request: &mut Request, env: &Env, method: &Method, path: &str, ct
 }
 
 /// Authenticates the caller and notes its key and end user in the log.
-async fn authenticated(request: &Request, env: &Env, ctx: &mut RequestContext) -> Result<auth::Caller, GatewayError> {
+async fn authenticated(request: &Incoming, env: &Env, ctx: &mut RequestContext) -> Result<auth::Caller, GatewayError> {
     let caller = auth::authenticate(request, env, runtime::now_ms()).await?;
-    let metadata = request.headers().get(headers::METADATA).ok().flatten();
     if let Some(log) = &mut ctx.log {
-        log.metadata = metadata.as_deref().map(edgeway_core::log::parse_metadata).transpose()?;
+        log.metadata = request.header(headers::METADATA).map(edgeway_core::log::parse_metadata).transpose()?;
         log.key_id = Some(caller.key_id().to_owned());
         log.key_name = caller.key.as_ref().map(|k| k.name.clone());
         log.user_id = caller.end_user.as_deref().and_then(|u| u.strip_prefix("sub:")).map(str::to_owned);
@@ -179,13 +178,9 @@ const MAX_USER_AGENT: usize = 256;
 
 /// What the log keeps about where a request came from: its user agent and
 /// the data center that took it.
-fn note_caller(request: &Request, log: &mut RequestLog) {
-    let header = |name: &str| request.headers().get(name).ok().flatten();
-    log.user_agent = header("user-agent").map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-    // Read through JS, not worker's `Cf`, whose getters unwrap: a runtime
-    // whose `cf` lacks a field (bare workerd, Miniflare) must not panic.
-    let cf = js_sys::Reflect::get(request.inner().as_ref(), &"cf".into()).unwrap_or_default();
-    log.colo = cf.is_object().then(|| js_sys::Reflect::get(&cf, &"colo".into()).ok()).flatten().and_then(|c| c.as_string()).filter(|c| !c.is_empty());
+fn note_caller(request: &Incoming, log: &mut RequestLog) {
+    log.user_agent = request.header("user-agent").map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
+    log.colo = request.colo().map(str::to_owned);
 }
 
 /// Route, provider and model headers on an error, as far as they are known.

@@ -9,17 +9,18 @@ use edgeway_core::openai::{ChatCompletion, ChatRequest, Usage};
 use edgeway_core::reliability::outcome::AttemptFailure;
 use edgeway_core::providers::{self, ReplyContext, StreamTranslator};
 use edgeway_core::{tokens, GatewayError};
-use worker::{Env, Request};
+use worker::Env;
 
 use super::{resolve, send, Deadlines, Failure};
 use crate::cancel::AbortOnDrop;
 use crate::relay::{Costing, LiveStream, OutputChecks, Sharing, StreamLimits};
 use crate::{config, runtime, upstream};
+use crate::http::incoming::Incoming;
 
 /// What every attempt of one chat request shares.
 pub struct ChatCall<'a> {
     /// The incoming request (for its cancellation signal).
-    pub request: &'a Request,
+    pub request: &'a Incoming,
     /// Vars and secrets.
     pub env: &'a Env,
     /// The caller's chat request.

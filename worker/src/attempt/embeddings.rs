@@ -5,16 +5,17 @@ use edgeway_core::config::{ProviderKind, Target, Timeouts};
 use edgeway_core::demo::{embed, DemoModel};
 use edgeway_core::openai::{EmbeddingsRequest, EmbeddingsResponse, Usage};
 use edgeway_core::{providers, tokens, GatewayError};
-use worker::{Env, Request};
+use worker::Env;
 
 use super::{resolve, send, Deadlines, Failure};
 use crate::cancel::AbortOnDrop;
 use crate::{config, runtime};
+use crate::http::incoming::Incoming;
 
 /// What every attempt of one embeddings request shares.
 pub struct EmbeddingsCall<'a> {
     /// The incoming request (for its cancellation signal).
-    pub request: &'a Request,
+    pub request: &'a Incoming,
     /// Vars and secrets.
     pub env: &'a Env,
     /// The caller's request.

@@ -14,13 +14,14 @@ use edgeway_core::limits::utc_timestamp;
 use edgeway_core::GatewayError;
 use serde::Deserialize;
 use serde_json::json;
-use worker::{Env, Method, Request, Response};
+use worker::{Env, Method, Response};
 
 use crate::handlers::{evals, logs};
 use crate::http::{body, respond};
 use crate::logs::audit;
 use crate::test_mode::{self, Faults};
 use crate::{auth, config, keys_store, limiter, runtime, settings};
+use crate::http::incoming::Incoming;
 
 /// Name of the secret holding the admin token.
 const ADMIN_TOKEN_SECRET: &str = "EDGEWAY_ADMIN_TOKEN";
@@ -31,7 +32,7 @@ const DEFAULT_TOKEN_TTL_S: u64 = 15 * 60;
 const MAX_TOKEN_TTL_S: u64 = 24 * 60 * 60;
 
 /// Handles one admin call.
-pub async fn handle(request: &mut Request, env: &Env, method: &Method, path: &str) -> Result<Response, GatewayError> {
+pub async fn handle(request: &Incoming, env: &Env, method: &Method, path: &str) -> Result<Response, GatewayError> {
     check_admin(request, env)?;
     let rest = path.trim_start_matches("/admin/api/").trim_end_matches('/');
     let segments: Vec<&str> = rest.split('/').collect();
@@ -67,9 +68,9 @@ pub async fn handle(request: &mut Request, env: &Env, method: &Method, path: &st
 }
 
 /// The admin token, compared in constant time.
-fn check_admin(request: &Request, env: &Env) -> Result<(), GatewayError> {
+fn check_admin(request: &Incoming, env: &Env) -> Result<(), GatewayError> {
     let expected = settings::get(env, ADMIN_TOKEN_SECRET).ok_or(GatewayError::InvalidApiKey { reason: "the admin API is off: no admin token is set" })?;
-    let presented = request.headers().get("x-edgeway-admin-token").ok().flatten().or_else(|| auth::presented_key(request));
+    let presented = request.header("x-edgeway-admin-token").map(str::to_owned).or_else(|| auth::presented_key(request));
     match presented {
         Some(token) if crypto::constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(()),
         Some(_) => Err(GatewayError::InvalidApiKey { reason: "the admin token is not valid" }),
@@ -80,7 +81,7 @@ fn check_admin(request: &Request, env: &Env) -> Result<(), GatewayError> {
 /// Reads an admin body. Plain serde_json (its message gives the line and
 /// column) rather than the field-path parser of the API endpoints: the
 /// admin API's few callers do not need paths, and the wasm stays smaller.
-async fn json_body<T: serde::de::DeserializeOwned>(request: &mut Request) -> Result<T, GatewayError> {
+async fn json_body<T: serde::de::DeserializeOwned>(request: &Incoming) -> Result<T, GatewayError> {
     let bytes = body::read_limited(request, MAX_ADMIN_BODY).await?;
     serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => GatewayError::InvalidRequest { param: String::new(), message: e.to_string() },
@@ -109,7 +110,7 @@ async fn list(env: &Env, now: u64) -> Result<Response, GatewayError> {
 }
 
 /// Creates a key. Its string and signing secret are in this answer only.
-async fn create(request: &mut Request, env: &Env, now: u64) -> Result<Response, GatewayError> {
+async fn create(request: &Incoming, env: &Env, now: u64) -> Result<Response, GatewayError> {
     let input: KeyInput = json_body(request).await?;
     let kind = input.kind.unwrap_or(KeyKind::Server);
     let config = config::get()?;
@@ -122,7 +123,7 @@ async fn create(request: &mut Request, env: &Env, now: u64) -> Result<Response, 
     Ok(respond::json(201, body.to_string()))
 }
 
-async fn update(request: &mut Request, env: &Env, id: &str, now: u64) -> Result<Response, GatewayError> {
+async fn update(request: &Incoming, env: &Env, id: &str, now: u64) -> Result<Response, GatewayError> {
     let input: KeyInput = json_body(request).await?;
     let (hash, mut record) = find(env, id, now).await?;
     let config = config::get()?;
@@ -156,7 +157,7 @@ struct MintInput {
 
 /// Mints a short-lived token for one end user of a key (an app's backend
 /// can do the same with any JWT library and the key's signing secret).
-async fn mint(request: &mut Request, env: &Env, id: &str, now: u64) -> Result<Response, GatewayError> {
+async fn mint(request: &Incoming, env: &Env, id: &str, now: u64) -> Result<Response, GatewayError> {
     let input: MintInput = json_body(request).await?;
     let (_, record) = find(env, id, now).await?;
     if input.sub.is_empty() || input.sub.len() > 256 {
@@ -192,9 +193,8 @@ const PLAYGROUND_TOKEN_TTL_S: u64 = 15 * 60;
 /// SDK like any web app: with a publishable key of its own (made on first
 /// use, allowed from the dashboard's origin, listed with the other keys,
 /// revocable) and short-lived tokens.
-async fn playground_token(request: &Request, env: &Env, now: u64) -> Result<Response, GatewayError> {
-    let url = request.inner().url();
-    let origin = request.headers().get("origin").ok().flatten().or_else(|| edgeway_core::query_string::origin(&url).map(str::to_owned));
+async fn playground_token(request: &Incoming, env: &Env, now: u64) -> Result<Response, GatewayError> {
+    let origin = request.header("origin").or_else(|| edgeway_core::query_string::origin(request.url())).map(str::to_owned);
     let mut record = match keys_store::by_id(env, PLAYGROUND_KEY_ID, now).await? {
         Some(record) => record,
         None => {
@@ -226,7 +226,7 @@ async fn playground_token(request: &Request, env: &Env, now: u64) -> Result<Resp
 /// through the queue consumer's own insert, so tests and benchmarks can
 /// seed the logs with known data. Parsed by JS: the records go back out as
 /// JSON text, so there is nothing for serde to do.
-async fn seed_logs(request: &mut Request, env: &Env) -> Result<Response, GatewayError> {
+async fn seed_logs(request: &Incoming, env: &Env) -> Result<Response, GatewayError> {
     // Seeding a benchmark's 100k records goes faster in large batches.
     let bytes = body::read_limited(request, 16 * 1024 * 1024).await?;
     let invalid = || GatewayError::InvalidRequest { param: "records".to_owned(), message: "expected {\"records\": [...]}".to_owned() };
@@ -250,7 +250,7 @@ struct PurgeInput {
 }
 
 /// Purges the cache: one namespace, or all of it.
-async fn purge(request: &mut Request, env: &Env, now: u64) -> Result<Response, GatewayError> {
+async fn purge(request: &Incoming, env: &Env, now: u64) -> Result<Response, GatewayError> {
     let input: PurgeInput = json_body(request).await?;
     let version = crate::cache::purge(env, input.namespace.as_deref(), now)
         .await
@@ -267,7 +267,7 @@ struct ClockInput {
 
 /// Test mode's switches: `POST /admin/api/test/clock {"advance_ms": n}`
 /// and `POST /admin/api/test/faults {"limiter": true, ...}`.
-async fn test_switch(request: &mut Request, what: &str, method: &Method, path: &str) -> Result<Response, GatewayError> {
+async fn test_switch(request: &Incoming, what: &str, method: &Method, path: &str) -> Result<Response, GatewayError> {
     match (what, method) {
         ("clock", Method::Post) => {
             let input: ClockInput = json_body(request).await?;

@@ -18,7 +18,7 @@ use edgeway_core::pricing::format_usd;
 use edgeway_core::routing::classify::Classifier;
 use edgeway_core::routing::{features, tiers};
 use edgeway_core::{tokens, GatewayError};
-use worker::{Env, Request, Response};
+use worker::{Env, Response};
 
 use crate::attempt::chat::{self, Answer, Answered, ChatCall};
 use crate::auth::Caller;
@@ -30,13 +30,14 @@ use crate::relay::{Costing, LiveStream, OutputChecks, Sharing, StreamLimits};
 use crate::retries::{self, Plan};
 use crate::coalescer::{self, Role};
 use crate::{cache, config, gate, runtime, semantic};
+use crate::http::incoming::Incoming;
 
 /// Output tokens reserved from a tokens-per-minute limit when the request
 /// sets no `max_tokens`; the real count replaces it when the answer is done.
 const DEFAULT_OUTPUT_RESERVATION: u64 = 256;
 
 /// Handles one chat completion.
-pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, caller: &Caller) -> Result<Response, GatewayError> {
+pub async fn handle(request: &Incoming, env: &Env, ctx: &mut RequestContext, caller: &Caller) -> Result<Response, GatewayError> {
     let config = config::get()?;
     let body = body::read_limited(request, config.max_request_bytes).await?;
     let mut chat = parse_chat_request(&body)?;
@@ -122,16 +123,16 @@ pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, 
 /// the one the route's classifier names, or the one its complexity score
 /// calls for. The choice and its reason go in the response headers and the
 /// log. `None` for an ordinary route.
-async fn choose_tier(request: &Request, env: &Env, route: &Route, chat: &ChatRequest, ctx: &mut RequestContext) -> Result<Option<Route>, GatewayError> {
+async fn choose_tier(request: &Incoming, env: &Env, route: &Route, chat: &ChatRequest, ctx: &mut RequestContext) -> Result<Option<Route>, GatewayError> {
     if route.tiers.is_empty() {
         return Ok(None);
     }
-    let pinned = request.headers().get(headers::TIER).ok().flatten();
+    let pinned = request.header(headers::TIER);
     let (index, reason) = match pinned {
         Some(name) => {
             let index = route.tiers.iter().position(|t| t.name == name.trim()).ok_or_else(|| GatewayError::InvalidRequest {
                 param: headers::TIER.to_owned(),
-                message: format!("route {} has no tier {} (it has {})", route.name, edgeway_core::json::quote(&name), route.tiers.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")),
+                message: format!("route {} has no tier {} (it has {})", route.name, edgeway_core::json::quote(name), route.tiers.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")),
             })?;
             (index, "pinned by the caller".to_owned())
         }
@@ -171,7 +172,7 @@ async fn choose_tier(request: &Request, env: &Env, route: &Route, chat: &ChatReq
 /// Asks the route's classifier for the request's tier: one call to the
 /// first target of the classifier route, within its timeout. `Err` says
 /// why the score decides instead.
-async fn classify(request: &Request, env: &Env, route: &Route, classifier: &Classifier, chat: &ChatRequest, request_id: &str) -> Result<usize, &'static str> {
+async fn classify(request: &Incoming, env: &Env, route: &Route, classifier: &Classifier, chat: &ChatRequest, request_id: &str) -> Result<usize, &'static str> {
     let names: Vec<&str> = route.tiers.iter().map(|t| t.name.as_str()).collect();
     let config = config::get().map_err(|_| "is not configured")?;
     let by = config.route_for(&classifier.route).map_err(|_| "is not configured")?;
@@ -205,24 +206,24 @@ fn guard_input(rules: &Guardrails, chat: &mut ChatRequest, ctx: &mut RequestCont
 
 /// Whether the log keeps this request's prompt and answer: the route says
 /// so, and neither the key nor the caller asked for zero retention.
-fn stores_bodies(request: &Request, route: &Route, caller: &Caller) -> bool {
-    let zero_retention = |v: String| matches!(v.trim(), "true" | "1");
+fn stores_bodies(request: &Incoming, route: &Route, caller: &Caller) -> bool {
+    let zero_retention = |v: &str| matches!(v.trim(), "true" | "1");
     route.log_bodies
         && !caller.key.as_ref().is_some_and(|k| k.zero_retention)
-        && !request.headers().get(headers::ZERO_RETENTION).ok().flatten().is_some_and(zero_retention)
+        && !request.header(headers::ZERO_RETENTION).is_some_and(zero_retention)
 }
 
 /// The request's cache plan. A caller who pins a target gets that target's
 /// answer, which is not the route's: such requests bypass the cache.
-fn cache_plan(request: &Request, route: &Route, chat: &ChatRequest, caller: &Caller) -> Result<CachePlan, GatewayError> {
+fn cache_plan(request: &Incoming, route: &Route, chat: &ChatRequest, caller: &Caller) -> Result<CachePlan, GatewayError> {
     // Most routes have no cache: no header is even read for them.
     if route.cache.is_none() {
         return Ok(CachePlan { mode: CacheMode::Bypass, ttl_ms: 0, namespace: String::new() });
     }
-    let header = |name: &str| request.headers().get(name).ok().flatten();
+    let header = |name: &str| request.header(name).map(str::to_owned);
     let given = CacheHeaders { control: header(headers::CACHE), ttl: header(headers::CACHE_TTL), namespace: header(headers::CACHE_NAMESPACE) };
     let mut plan = policy::plan(route.cache.as_ref(), chat, &given, caller.key_id())?;
-    if header(headers::TARGET).is_some() || header(headers::TIER).is_some() {
+    if request.header(headers::TARGET).is_some() || request.header(headers::TIER).is_some() {
         plan.mode = CacheMode::Bypass;
     }
     Ok(plan)
@@ -233,7 +234,7 @@ fn cache_plan(request: &Request, route: &Route, chat: &ChatRequest, caller: &Cal
 /// one if it is close enough. The question is kept in `ctx`, so that the
 /// answer this request makes is filed under it once stored. A failure or
 /// a timeout is a miss.
-async fn semantic_lookup(request: &Request, env: &Env, route: &Route, chat: &ChatRequest, plan: &CachePlan, key: &str, ctx: &mut RequestContext) -> Option<semantic::SemanticHit> {
+async fn semantic_lookup(request: &Incoming, env: &Env, route: &Route, chat: &ChatRequest, plan: &CachePlan, key: &str, ctx: &mut RequestContext) -> Option<semantic::SemanticHit> {
     let policy = route.semantic_cache.as_ref()?;
     let look_up = plan.mode == CacheMode::Lookup;
     let (question, hit) = semantic::look_up(request, env, policy, chat, &plan.namespace, key, look_up).await?;
@@ -258,7 +259,7 @@ fn semantic_response(hit: semantic::SemanticHit, chat: &ChatRequest, route: &Rou
 /// Follows another request's answer as it streams: streamed to a
 /// streaming caller through a relay of its own (timeouts, usage as asked),
 /// or assembled into JSON for the others.
-async fn follow_live(request: &Request, env: &Env, events: Response, target: &Target, chat: &ChatRequest, route: &Route, ctx: &mut RequestContext) -> Result<Response, GatewayError> {
+async fn follow_live(request: &Incoming, env: &Env, events: Response, target: &Target, chat: &ChatRequest, route: &Route, ctx: &mut RequestContext) -> Result<Response, GatewayError> {
     let events = web_sys::Response::from(events);
     if !chat.is_stream() {
         let whole = crate::upstream::UpstreamBody::Http(events).read_all(edgeway_core::cache::entry::MAX_ENTRY_BYTES).await;

@@ -6,7 +6,7 @@ use edgeway_core::log::RequestLog;
 use edgeway_core::openai::parse_embeddings_request;
 use edgeway_core::pricing::format_usd;
 use edgeway_core::{tokens, GatewayError};
-use worker::{Env, Request, Response};
+use worker::{Env, Response};
 
 use crate::attempt::embeddings::{self, EmbeddingsCall};
 use crate::auth::Caller;
@@ -14,9 +14,10 @@ use crate::context::RequestContext;
 use crate::http::{body, respond};
 use crate::retries::{self, Plan};
 use crate::{config, gate};
+use crate::http::incoming::Incoming;
 
 /// Handles one embeddings request.
-pub async fn handle(request: &mut Request, env: &Env, ctx: &mut RequestContext, caller: &Caller) -> Result<Response, GatewayError> {
+pub async fn handle(request: &Incoming, env: &Env, ctx: &mut RequestContext, caller: &Caller) -> Result<Response, GatewayError> {
     let config = config::get()?;
     let body = body::read_limited(request, config.max_request_bytes).await?;
     let parsed = parse_embeddings_request(&body)?;

@@ -11,10 +11,11 @@
 use edgeway_core::GatewayError;
 use js_sys::{Array, Reflect, JSON};
 use wasm_bindgen::JsValue;
-use worker::{Env, Method, Request, Response};
+use worker::{Env, Method, Response};
 
 use crate::http::{body, respond};
 use crate::logs::{audit, d1};
+use crate::http::incoming::Incoming;
 
 /// A run's per-case results (answers cut to 2 KB each) or a set's JSONL can
 /// be far larger than other admin bodies; D1 keeps up to 2 MB a row.
@@ -58,7 +59,7 @@ impl Statement {
 /// Handles `/admin/api/evals/<rest>`: `runs` (GET with `set`, `route`,
 /// `limit`; POST), `runs/{id}`, `sets` (GET; POST `{name, jsonl}`),
 /// `sets/{name}`.
-pub async fn handle(request: &mut Request, env: &Env, method: &Method, path: &str, rest: &[&str], now: u64) -> Result<Response, GatewayError> {
+pub async fn handle(request: &Incoming, env: &Env, method: &Method, path: &str, rest: &[&str], now: u64) -> Result<Response, GatewayError> {
     let not_allowed = |allowed: &'static str| GatewayError::MethodNotAllowed { method: method.to_string(), path: path.to_owned(), allowed };
     let call = match (rest, method) {
         (["runs"], Method::Get) => Call::ListRuns,
@@ -106,7 +107,7 @@ fn list(name: &str, rows: impl Iterator<Item = String>) -> String {
 }
 
 /// The statement for a call (bodies already parsed), or why it is refused.
-fn plan(call: &Call, request: &Request, body: &JsValue, now: u64) -> Result<Statement, GatewayError> {
+fn plan(call: &Call, request: &Incoming, body: &JsValue, now: u64) -> Result<Statement, GatewayError> {
     Ok(match call {
         Call::ListRuns => list_runs(request)?,
         Call::CreateRun => insert_run(body, now),
@@ -118,7 +119,7 @@ fn plan(call: &Call, request: &Request, body: &JsValue, now: u64) -> Result<Stat
 }
 
 /// Reads a JSON body of up to 1 MB, parsed by JS.
-async fn json_body(request: &mut Request) -> Result<JsValue, GatewayError> {
+async fn json_body(request: &Incoming) -> Result<JsValue, GatewayError> {
     let bytes = body::read_limited(request, MAX_EVAL_BODY).await?;
     let text = std::str::from_utf8(&bytes).map_err(|_| "the body is not UTF-8".to_owned());
     text.and_then(parse).map_err(|detail| GatewayError::InvalidJson { detail })
@@ -139,9 +140,9 @@ fn invalid(param: &str, message: impl Into<String>) -> GatewayError {
 }
 
 /// `GET /admin/api/evals/runs?set=&route=&limit=`: summaries, newest first.
-fn list_runs(request: &Request) -> Result<Statement, GatewayError> {
+fn list_runs(request: &Incoming) -> Result<Statement, GatewayError> {
     let (mut set, mut route, mut limit) = (JsValue::NULL, JsValue::NULL, DEFAULT_RUNS);
-    for (name, value) in edgeway_core::query_string::pairs(&request.inner().url()) {
+    for (name, value) in edgeway_core::query_string::pairs(&request.raw().url()) {
         match name.as_str() {
             "set" if !value.is_empty() => set = value.into(),
             "route" if !value.is_empty() => route = value.into(),

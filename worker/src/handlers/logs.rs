@@ -10,17 +10,18 @@ use edgeway_core::log::stats::{self as log_stats, StatsRow};
 use edgeway_core::GatewayError;
 use js_sys::{Array, Reflect};
 use wasm_bindgen::JsValue;
-use worker::{Env, Request, Response};
+use worker::{Env, Response};
 
 use crate::http::respond;
 use crate::logs::d1;
+use crate::http::incoming::Incoming;
 
 /// The query string's pairs.
-fn pairs(request: &Request) -> Result<Vec<(String, String)>, GatewayError> {
-    Ok(edgeway_core::query_string::pairs(&request.inner().url()))
+fn pairs(request: &Incoming) -> Result<Vec<(String, String)>, GatewayError> {
+    Ok(edgeway_core::query_string::pairs(&request.raw().url()))
 }
 
-fn parse(request: &Request, now_ms: u64) -> Result<LogQuery, GatewayError> {
+fn parse(request: &Incoming, now_ms: u64) -> Result<LogQuery, GatewayError> {
     let pairs = pairs(request)?;
     LogQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), now_ms)
 }
@@ -35,7 +36,7 @@ fn json_string(value: Option<&str>) -> String {
 }
 
 /// `GET /admin/api/logs`: a page of summaries, newest first.
-pub async fn list(request: &Request, env: &Env, now_ms: u64) -> Result<Response, GatewayError> {
+pub async fn list(request: &Incoming, env: &Env, now_ms: u64) -> Result<Response, GatewayError> {
     let query = parse(request, now_ms)?;
     let db = d1::database(env)?;
     let rows = d1::rows(&d1::prepare(&db, &query::page(&query))?).await?;
@@ -63,7 +64,7 @@ pub async fn record(env: &Env, request_id: &str) -> Result<Response, GatewayErro
 }
 
 /// `GET /admin/api/stats`: aggregates per bucket (and group), and totals.
-pub async fn stats(request: &Request, env: &Env, now_ms: u64) -> Result<Response, GatewayError> {
+pub async fn stats(request: &Incoming, env: &Env, now_ms: u64) -> Result<Response, GatewayError> {
     let query = parse(request, now_ms)?;
     let db = d1::database(env)?;
     let rows = d1::raw_rows(&d1::prepare(&db, &query::stats(&query))?).await?;
@@ -95,7 +96,7 @@ fn stats_row(values: &Array) -> StatsRow {
 }
 
 /// `GET /admin/api/audit`: admin actions, newest first.
-pub async fn audit(request: &Request, env: &Env) -> Result<Response, GatewayError> {
+pub async fn audit(request: &Incoming, env: &Env) -> Result<Response, GatewayError> {
     let mut limit = query::DEFAULT_PAGE;
     let mut before = f64::MAX;
     for (name, value) in pairs(request)? {

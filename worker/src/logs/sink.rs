@@ -1,7 +1,8 @@
 //! Where a finished request's record goes: one JSON line on the console
-//! (Workers Logs), and the log queue, whose consumer stores it in D1. Runs
-//! after the response (`wait_until`); a queue that cannot take the record
-//! costs the dashboard one row, never the caller an answer.
+//! (Workers Logs), printed as the response is handed back, and the log
+//! queue, whose consumer stores it in D1, sent after the response
+//! (`wait_until`). A queue that cannot take the record costs the dashboard
+//! one row, never the caller an answer.
 
 use edgeway_core::json::quote;
 use edgeway_core::log::RequestLog;
@@ -14,15 +15,38 @@ use worker::Env;
 /// API's own calls, such as the dashboard's polling, are not the traffic
 /// operators want to read about).
 pub async fn write(env: &Env, log: &RequestLog) {
+    if let Some(queued) = print(env, log) {
+        queued.send().await;
+    }
+}
+
+/// Prints `log`'s line, and returns it when it must also go on the queue.
+/// Printing is synchronous: a request with nothing else to do after its
+/// response needs no background task at all.
+pub fn print(env: &Env, log: &RequestLog) -> Option<Queued> {
     let line = log.to_json_line();
     worker::console_log!("{line}");
     if !log.path.starts_with("/v1/") {
-        return;
+        return None;
     }
-    let Some(queue) = queue(env) else { return };
-    if let Err(error) = enqueue(&queue, &line).await {
-        let reason = Reflect::get(&error, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
-        worker::console_error!("{{\"event\":\"log_queue_failed\",\"request_id\":{},\"error\":{}}}", quote(&log.request_id), quote(&reason));
+    let queue = queue(env)?;
+    Some(Queued { queue, line, request_id: log.request_id.clone() })
+}
+
+/// A printed record still to be sent to the log queue.
+pub struct Queued {
+    queue: JsValue,
+    line: String,
+    request_id: String,
+}
+
+impl Queued {
+    /// Sends the record; a failure is reported on the console.
+    pub async fn send(self) {
+        if let Err(error) = enqueue(&self.queue, &self.line).await {
+            let reason = Reflect::get(&error, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
+            worker::console_error!("{{\"event\":\"log_queue_failed\",\"request_id\":{},\"error\":{}}}", quote(&self.request_id), quote(&reason));
+        }
     }
 }
 

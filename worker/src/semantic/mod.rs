@@ -20,10 +20,11 @@ use edgeway_core::cache::semantic::vector::Quantized;
 use edgeway_core::config::Target;
 use edgeway_core::keys::base64url;
 use edgeway_core::openai::{ChatRequest, EmbeddingInput, EmbeddingsRequest, EmbeddingsResponse};
-use worker::{Env, Request};
+use worker::Env;
 
 use crate::attempt::embeddings::{self, EmbeddingsCall};
 use crate::{config, runtime};
+use crate::http::incoming::Incoming;
 use wire::{Ask, Found};
 
 /// The binding of the semantic index Durable Object namespace.
@@ -57,7 +58,7 @@ pub struct SemanticHit {
 /// the nearest cached one. `None` when the request has no question to
 /// embed, or embedding failed or took too long; `(question, None)` on a
 /// miss. `id` is the exact cache key.
-pub async fn look_up(request: &Request, env: &Env, policy: &SemanticPolicy, chat: &ChatRequest, namespace: &str, id: &str, look_up: bool) -> Option<(Question, Option<SemanticHit>)> {
+pub async fn look_up(request: &Incoming, env: &Env, policy: &SemanticPolicy, chat: &ChatRequest, namespace: &str, id: &str, look_up: bool) -> Option<(Question, Option<SemanticHit>)> {
     let context = context::context_hash(chat, namespace)?;
     let text = context::question(chat)?;
     let due_ms = runtime::now_ms().saturating_add(policy.timeout_ms);
@@ -104,7 +105,7 @@ async fn find(env: &Env, question: &Question, policy: &SemanticPolicy) -> Option
 }
 
 /// The question's vector, from the first target of the embeddings route.
-async fn embed(request: &Request, env: &Env, policy: &SemanticPolicy, text: String, due_ms: u64) -> Option<Quantized> {
+async fn embed(request: &Incoming, env: &Env, policy: &SemanticPolicy, text: String, due_ms: u64) -> Option<Quantized> {
     let route = config::get().ok()?.route_for(&policy.embeddings).ok()?;
     let target: &Target = route.targets.first()?;
     let embeddings = EmbeddingsRequest { model: route.name.clone(), input: EmbeddingInput::One(text), encoding_format: None, dimensions: None, user: None, extra: Default::default() };

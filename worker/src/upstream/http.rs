@@ -19,7 +19,7 @@ use super::{short, BodyStream, UpstreamBody, UpstreamResponse};
 /// failure (refused, reset, DNS) is an `Err` with a message that carries no
 /// secret (the URL and headers are not echoed).
 pub async fn send(request: &UpstreamRequest, signal: Option<&worker::AbortSignal>) -> Result<UpstreamResponse, String> {
-    let headers = web_sys::Headers::new().map_err(js_text)?;
+    let headers = web_sys::Headers::new().map_err(crate::http::error_text)?;
     for (name, value) in &request.headers {
         headers.set(name, value).map_err(|_| format!("invalid upstream header {name}"))?;
     }
@@ -33,7 +33,7 @@ pub async fn send(request: &UpstreamRequest, signal: Option<&worker::AbortSignal
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let sent = JsFuture::from(scope.fetch_with_str_and_init(&request.url, &init))
         .await
-        .map_err(|e| format!("could not reach the upstream: {}", short(&js_text(e))))?;
+        .map_err(|e| format!("could not reach the upstream: {}", short(&crate::http::error_text(e))))?;
     let response: web_sys::Response = sent.dyn_into().map_err(|_| "fetch did not return a Response".to_owned())?;
     let status = response.status();
     // Wait hints only matter on failures; successes skip the header reads.
@@ -48,8 +48,8 @@ pub async fn send(request: &UpstreamRequest, signal: Option<&worker::AbortSignal
 
 /// Reads a whole body natively.
 pub async fn read_whole(response: &web_sys::Response) -> Result<Vec<u8>, String> {
-    let promise = response.array_buffer().map_err(js_text)?;
-    let buffer = JsFuture::from(promise).await.map_err(|e| format!("the upstream connection broke: {}", short(&js_text(e))))?;
+    let promise = response.array_buffer().map_err(crate::http::error_text)?;
+    let buffer = JsFuture::from(promise).await.map_err(|e| format!("the upstream connection broke: {}", short(&crate::http::error_text(e))))?;
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
@@ -61,50 +61,8 @@ pub fn content_length(response: &web_sys::Response) -> Option<usize> {
 /// Streams a body chunk by chunk. Dropping the stream cancels the body,
 /// which closes the upstream connection.
 pub fn stream(response: &web_sys::Response) -> BodyStream {
-    let Some(body) = response.body() else { return futures_util::stream::empty().boxed_local() };
-    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let guard = CancelOnDrop { reader: Some(reader) };
-    futures_util::stream::unfold(guard, |mut guard| async move {
-        let reader = guard.reader.as_ref()?;
-        let result = match JsFuture::from(reader.read()).await {
-            Ok(result) => result,
-            Err(e) => {
-                guard.disarm();
-                return Some((Err(format!("the upstream connection broke: {}", short(&js_text(e)))), guard));
-            }
-        };
-        let result: web_sys::ReadableStreamReadResult = result.unchecked_into();
-        if result.get_done().unwrap_or(true) {
-            guard.disarm(); // finished: nothing to cancel
-            return None;
-        }
-        Some((Ok(Uint8Array::new(&result.get_value()).to_vec()), guard))
-    })
-    .boxed_local()
-}
-
-/// Holds a body reader; cancels it if dropped before the body ended.
-struct CancelOnDrop {
-    reader: Option<web_sys::ReadableStreamDefaultReader>,
-}
-
-impl CancelOnDrop {
-    fn disarm(&mut self) {
-        self.reader = None;
+    match response.body() {
+        Some(body) => crate::http::body::chunks(body, "the upstream connection broke"),
+        None => futures_util::stream::empty().boxed_local(),
     }
-}
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        if let Some(reader) = self.reader.take() {
-            let _ = reader.cancel();
-        }
-    }
-}
-
-fn js_text(value: JsValue) -> String {
-    value
-        .as_string()
-        .or_else(|| value.dyn_ref::<js_sys::Error>().map(|e| String::from(e.to_string())))
-        .unwrap_or_else(|| "unknown error".to_owned())
 }
