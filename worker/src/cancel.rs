@@ -15,16 +15,13 @@
 /// Aborts its upstream fetch when dropped.
 pub struct AbortOnDrop {
     controller: Option<web_sys::AbortController>,
-    signal: Option<worker::AbortSignal>,
     caller: web_sys::AbortSignal,
 }
 
 impl AbortOnDrop {
     /// A guard for one upstream call on behalf of `request`.
     pub fn for_request(request: &crate::http::incoming::Incoming) -> Self {
-        let controller = web_sys::AbortController::new().ok();
-        let signal = controller.as_ref().map(|c| worker::AbortSignal::from(c.signal()));
-        Self { controller, signal, caller: request.raw().signal() }
+        Self { controller: web_sys::AbortController::new().ok(), caller: request.raw().signal() }
     }
 
     /// Whether the caller has disconnected (its request signal fired).
@@ -32,9 +29,9 @@ impl AbortOnDrop {
         self.caller.aborted()
     }
 
-    /// The signal to pass to the upstream fetch.
-    pub fn signal(&self) -> Option<&worker::AbortSignal> {
-        self.signal.as_ref()
+    /// The controller whose signal the upstream fetch takes.
+    pub fn controller(&self) -> Option<&web_sys::AbortController> {
+        self.controller.as_ref()
     }
 
     /// The work finished normally: nothing to cancel.

@@ -27,6 +27,7 @@ mod keys_store;
 mod limiter;
 mod http;
 mod logs;
+mod promise;
 mod relay;
 mod retries;
 mod router;

@@ -12,14 +12,15 @@ pub fn now_ms() -> u64 {
     js_sys::Date::now() as u64 + crate::test_mode::clock_offset_ms()
 }
 
+thread_local! {
+    /// The runtime's `crypto`, looked up once per isolate.
+    static CRYPTO: Option<web_sys::Crypto> = js_sys::global().dyn_into::<web_sys::WorkerGlobalScope>().ok().and_then(|scope| scope.crypto().ok());
+}
+
 /// Fills `N` bytes from the runtime's `crypto.getRandomValues`.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
-    let crypto = js_sys::global()
-        .dyn_into::<web_sys::WorkerGlobalScope>()
-        .ok()
-        .and_then(|scope| scope.crypto().ok());
-    let filled = crypto.is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
+    let filled = CRYPTO.with(|crypto| crypto.as_ref().is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok()));
     if !filled {
         // getRandomValues cannot fail for 16 bytes in workerd; if it ever did,
         // ids must still be unique, so fall back to Math.random.

@@ -139,7 +139,7 @@ impl Deadlines {
 /// Sends a built request over the network, waiting for its headers.
 pub async fn send(target: &Resolved<'_>, request: &UpstreamRequest, abort: &AbortOnDrop, deadlines: &mut Deadlines) -> Result<UpstreamResponse, Failure> {
     deadlines
-        .headers(&target.provider.name, target.api_key.as_deref(), upstream::http::send(request, abort.signal()))
+        .headers(&target.provider.name, target.api_key.as_deref(), upstream::http::send(request, abort.controller()))
         .await
         .map_err(Failure::from_error)
 }

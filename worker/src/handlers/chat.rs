@@ -15,6 +15,7 @@ use edgeway_core::log::RequestLog;
 use edgeway_core::openai::parse_chat_request;
 use edgeway_core::openai::ChatRequest;
 use edgeway_core::pricing::format_usd;
+use edgeway_core::reliability::outcome::AttemptFailure;
 use edgeway_core::routing::classify::Classifier;
 use edgeway_core::routing::{features, tiers};
 use edgeway_core::{tokens, GatewayError};
@@ -180,7 +181,14 @@ async fn classify(request: &Incoming, env: &Env, route: &Route, classifier: &Cla
     let asked = edgeway_core::routing::classify::request(chat, &names, &by.name).ok_or("had no question to classify")?;
     let deadline_ms = runtime::now_ms().saturating_add(classifier.timeout_ms);
     let call = ChatCall { request, env, chat: &asked, route: by, request_id, deadline_ms, sharing: Sharing::default() };
-    let answered = runtime::Watchdog::default().race(deadline_ms, chat::run(&call, target, 0)).await.ok_or("timed out")?.map_err(|_| "failed")?;
+    // The attempt's own timers share the deadline: whichever fires first,
+    // the classifier ran out of time.
+    let answered = match runtime::Watchdog::default().race(deadline_ms, chat::run(&call, target, 0)).await {
+        None => return Err("timed out"),
+        Some(Err(failure)) if matches!(failure.kind, AttemptFailure::Timeout { .. }) => return Err("timed out"),
+        Some(Err(_)) => return Err("failed"),
+        Some(Ok(answered)) => answered,
+    };
     let Answer::Json { bytes, .. } = answered.answer else { return Err("streamed") };
     let answer: edgeway_core::openai::ChatCompletion = serde_json::from_slice(&bytes).map_err(|_| "answered something unreadable")?;
     let text = answer.choices.first().and_then(|c| c.message.content.as_deref()).unwrap_or_default();

@@ -4,7 +4,6 @@ use edgeway_core::GatewayError;
 use futures_util::StreamExt;
 use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use super::incoming::Incoming;
 use crate::upstream::{short, BodyStream};
 
@@ -43,7 +42,7 @@ pub async fn read_limited(request: &Incoming, limit: u64) -> Result<Vec<u8>, Gat
 /// Reads a whole request body with one native call.
 async fn whole(request: &web_sys::Request) -> Result<Vec<u8>, String> {
     let promise = request.array_buffer().map_err(super::error_text)?;
-    let buffer = JsFuture::from(promise).await.map_err(super::error_text)?;
+    let buffer = crate::promise::settled(&promise).await.map_err(super::error_text)?;
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
@@ -56,7 +55,7 @@ pub fn chunks(body: web_sys::ReadableStream, broke: &'static str) -> BodyStream 
     let guard = CancelOnDrop { reader: Some(reader) };
     futures_util::stream::unfold(guard, move |mut guard| async move {
         let reader = guard.reader.as_ref()?;
-        let result = match JsFuture::from(reader.read()).await {
+        let result = match crate::promise::settled(&reader.read()).await {
             Ok(result) => result,
             Err(e) => {
                 guard.disarm();

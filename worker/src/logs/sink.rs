@@ -8,7 +8,6 @@ use edgeway_core::json::quote;
 use edgeway_core::log::RequestLog;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 /// Prints `log`, and enqueues it when it is an API request (the admin
@@ -69,5 +68,5 @@ fn queue(env: &Env) -> Option<JsValue> {
 /// the binding's serde layer would only add wasm.
 async fn enqueue(queue: &JsValue, line: &str) -> Result<(), JsValue> {
     let send: Function = Reflect::get(queue, &"send".into())?.dyn_into()?;
-    JsFuture::from(Promise::from(send.call1(queue, &line.into())?)).await.map(|_| ())
+    crate::promise::settled(&Promise::from(send.call1(queue, &line.into())?)).await.map(|_| ())
 }

@@ -10,28 +10,27 @@ use edgeway_core::providers::UpstreamRequest;
 use edgeway_core::reliability::retry_after::upstream_wait_ms;
 use futures_util::StreamExt;
 use js_sys::Uint8Array;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::JsCast;
 
 use super::{short, BodyStream, UpstreamBody, UpstreamResponse};
 
 /// Sends the request; resolves when the response headers arrive. A transport
 /// failure (refused, reset, DNS) is an `Err` with a message that carries no
 /// secret (the URL and headers are not echoed).
-pub async fn send(request: &UpstreamRequest, signal: Option<&worker::AbortSignal>) -> Result<UpstreamResponse, String> {
-    let headers = web_sys::Headers::new().map_err(crate::http::error_text)?;
+pub async fn send(request: &UpstreamRequest, abort: Option<&web_sys::AbortController>) -> Result<UpstreamResponse, String> {
+    // Headers cross into JS as one string (see `respond::set_all`), so a
+    // line break in a value (a mangled secret) must be refused here.
+    let mut headers = String::with_capacity(request.headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
     for (name, value) in &request.headers {
-        headers.set(name, value).map_err(|_| format!("invalid upstream header {name}"))?;
+        if value.contains(['\n', '\r']) {
+            return Err(format!("invalid upstream header {name}"));
+        }
+        headers.push_str(name);
+        headers.push('\n');
+        headers.push_str(value);
+        headers.push('\n');
     }
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_headers(&headers);
-    init.set_body(&JsValue::from_str(&request.body));
-    if let Some(signal) = signal {
-        init.set_signal(Some(signal));
-    }
-    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let sent = JsFuture::from(scope.fetch_with_str_and_init(&request.url, &init))
+    let sent = crate::promise::settled(&js::post(&request.url, &headers, request.body.as_bytes(), abort))
         .await
         .map_err(|e| format!("could not reach the upstream: {}", short(&crate::http::error_text(e))))?;
     let response: web_sys::Response = sent.dyn_into().map_err(|_| "fetch did not return a Response".to_owned())?;
@@ -49,7 +48,7 @@ pub async fn send(request: &UpstreamRequest, signal: Option<&worker::AbortSignal
 /// Reads a whole body natively.
 pub async fn read_whole(response: &web_sys::Response) -> Result<Vec<u8>, String> {
     let promise = response.array_buffer().map_err(crate::http::error_text)?;
-    let buffer = JsFuture::from(promise).await.map_err(|e| format!("the upstream connection broke: {}", short(&crate::http::error_text(e))))?;
+    let buffer = crate::promise::settled(&promise).await.map_err(|e| format!("the upstream connection broke: {}", short(&crate::http::error_text(e))))?;
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
@@ -64,5 +63,17 @@ pub fn stream(response: &web_sys::Response) -> BodyStream {
     match response.body() {
         Some(body) => crate::http::body::chunks(body, "the upstream connection broke"),
         None => futures_util::stream::empty().boxed_local(),
+    }
+}
+
+mod js {
+    use wasm_bindgen::prelude::wasm_bindgen;
+
+    // One call instead of a dozen: the headers come packed as
+    // `name\nvalue\n`, the body as a view of wasm memory, copied here
+    // (`slice`) before anything else can run and reuse that memory.
+    #[wasm_bindgen(inline_js = "export function post(url, packed, body, abort) { try { const headers = new Headers(); const p = packed.split('\\n'); for (let i = 1; i < p.length; i += 2) headers.set(p[i - 1], p[i]); return fetch(url, { method: 'POST', headers, body: body.slice(), signal: abort && abort.signal }); } catch (e) { return Promise.reject(e); } }")]
+    extern "C" {
+        pub fn post(url: &str, headers: &str, body: &[u8], abort: Option<&web_sys::AbortController>) -> js_sys::Promise;
     }
 }
