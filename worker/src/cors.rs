@@ -7,9 +7,9 @@
 //! `Access-Control-Expose-Headers`, or the browser would hide them.
 
 use edgeway_core::keys::record::origin_matches;
-use worker::{Env, Response};
+use worker::Env;
 
-use crate::http::respond;
+use crate::http::respond::Reply;
 use crate::keys_store;
 
 /// Request headers a browser may send (`Authorization` must be named: a
@@ -33,25 +33,23 @@ pub async fn is_allowed(env: &Env, origin: &str, now_ms: u64) -> bool {
 }
 
 /// The answer to a preflight (`OPTIONS` with `Origin`).
-pub async fn preflight(env: &Env, origin: Option<&str>, now_ms: u64) -> Response {
-    let response = Response::empty().map(|r| r.with_status(204)).unwrap_or_else(|_| respond::json(204, Vec::new()));
+pub async fn preflight(env: &Env, origin: Option<&str>, now_ms: u64) -> Reply {
+    let mut response = Reply::empty(204);
     if let Some(origin) = origin {
         if is_allowed(env, origin, now_ms).await {
-            let h = response.headers();
-            respond::set(h, "access-control-allow-origin", origin);
-            respond::set(h, "access-control-allow-methods", "GET, POST, OPTIONS");
-            respond::set(h, "access-control-allow-headers", ALLOW_HEADERS);
-            respond::set(h, "access-control-max-age", MAX_AGE_S);
+            response.set("access-control-allow-origin", origin);
+            response.set("access-control-allow-methods", "GET, POST, OPTIONS");
+            response.set("access-control-allow-headers", ALLOW_HEADERS);
+            response.set("access-control-max-age", MAX_AGE_S);
         }
     }
-    respond::set(response.headers(), "vary", "Origin");
+    response.set("vary", "Origin");
     response
 }
 
 /// Lets the browser at `origin` read `response` and its headers.
-pub fn expose(response: &Response, origin: &str) {
-    let h = response.headers();
-    respond::set(h, "access-control-allow-origin", origin);
-    respond::set(h, "access-control-expose-headers", EXPOSE_HEADERS);
-    respond::set(h, "vary", "Origin");
+pub fn expose(response: &mut Reply, origin: &str) {
+    response.set("access-control-allow-origin", origin);
+    response.set("access-control-expose-headers", EXPOSE_HEADERS);
+    response.set("vary", "Origin");
 }

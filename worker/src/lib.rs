@@ -21,6 +21,7 @@ mod config;
 mod context;
 mod cors;
 mod gate;
+mod executor;
 mod handlers;
 mod idempotency;
 mod keys_store;
@@ -38,13 +39,14 @@ mod test_mode;
 mod timer;
 mod upstream;
 
-use worker::{event, Context, Env, MessageBatch, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::{event, Context, Env, MessageBatch, Result, ScheduleContext, ScheduledEvent};
 
-/// The Worker's fetch handler. It never returns `Err`: every failure becomes
-/// an OpenAI-style JSON error inside `router::handle`.
-#[event(fetch)]
-async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
-    Ok(router::handle(http::incoming::Incoming::read(request), env, ctx).await)
+/// The Worker's fetch handler, exported by hand rather than through
+/// `#[event(fetch)]` so that `executor` runs it. It never fails: every
+/// failure becomes an OpenAI-style JSON error inside `router::handle`.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn fetch(request: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> js_sys::Promise {
+    executor::spawn(async move { router::handle(http::incoming::Incoming::read(request), env, Context::new(ctx)).await.into_response().into() })
 }
 
 /// The log queue's consumer: batches of request records into D1.

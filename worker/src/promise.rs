@@ -9,7 +9,7 @@
 //! made once per isolate, settles every promise: a pending promise is a slot
 //! in a table, and JS hands the callback the slot's index.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -38,6 +38,16 @@ struct Table {
 thread_local! {
     static TABLE: RefCell<Table> = RefCell::new(Table::default());
     static SETTLE: Closure<dyn FnMut(u32, bool, JsValue)> = Closure::new(settle);
+    /// Set while `settle` wakes a task: see [`settling`].
+    static SETTLING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the current wake-up comes straight from `settle`, which JS calls
+/// with no Rust code on the stack: the task woken may then be polled on the
+/// spot (`crate::executor`). Only the first wake-up can be: the flag is
+/// cleared on reading, so a task woken while that poll runs waits its turn.
+pub fn take_settling() -> bool {
+    SETTLING.with(|s| s.replace(false))
 }
 
 /// Called from JS when the promise in slot `index` settles.
@@ -59,7 +69,9 @@ fn settle(index: u32, fulfilled: bool, value: JsValue) {
         slot.waker.take()
     };
     if let Some(waker) = waker {
+        SETTLING.with(|s| s.set(true));
         waker.wake();
+        SETTLING.with(|s| s.set(false));
     }
 }
 

@@ -225,19 +225,19 @@ impl LiveStream {
     /// record goes to the returned receiver when the stream ends, however it
     /// ends; the router awaits it in `wait_until`, which also keeps the
     /// runtime from discarding the record when the caller disconnects.
-    pub fn into_body(mut self, log: RequestLog) -> (impl futures_util::Stream<Item = Result<Vec<u8>, worker::Error>>, futures_channel::oneshot::Receiver<RequestLog>) {
+    pub fn into_body(mut self, log: RequestLog) -> (impl futures_util::Stream<Item = Vec<u8>>, futures_channel::oneshot::Receiver<RequestLog>) {
         let (sender, receiver) = futures_channel::oneshot::channel();
         self.log = Some(log);
         self.log_sink = Some(sender);
         (self.body(), receiver)
     }
 
-    fn body(self) -> impl futures_util::Stream<Item = Result<Vec<u8>, worker::Error>> {
+    fn body(self) -> impl futures_util::Stream<Item = Vec<u8>> {
         futures_util::stream::unfold(self, |mut live| async move {
             loop {
                 if !live.pending.is_empty() {
                     let bytes = std::mem::take(&mut live.pending);
-                    return Some((Ok(bytes), live));
+                    return Some((bytes, live));
                 }
                 if live.upstream_ended || matches!(live.relay.state(), RelayState::Done | RelayState::Failed) {
                     live.finish();

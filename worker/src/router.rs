@@ -4,19 +4,19 @@
 use edgeway_core::headers;
 use edgeway_core::log::{Outcome, RequestLog};
 use edgeway_core::GatewayError;
-use worker::{Context, Env, Method, Response};
+use worker::{Context, Env, Method};
 
 use crate::http::incoming::Incoming;
 
 use crate::context::RequestContext;
-use crate::http::respond;
+use crate::http::respond::{self, Reply};
 use crate::{auth, cache, coalescer, cors, handlers, limiter, logs, runtime};
 
 /// Longest caller-supplied request id kept in the log.
 const MAX_CLIENT_REQUEST_ID: usize = 128;
 
 /// Handles one request. Never fails: errors become OpenAI-style JSON.
-pub async fn handle(request: Incoming, env: Env, ctx: Context) -> Response {
+pub async fn handle(request: Incoming, env: Env, ctx: Context) -> Reply {
     let started_ms = runtime::now_ms();
     let request_id = edgeway_core::ids::request_id(runtime::random_bytes());
     let (method, path) = (request.method(), request.path());
@@ -26,23 +26,24 @@ pub async fn handle(request: Incoming, env: Env, ctx: Context) -> Response {
     let mut rctx = RequestContext { request_id, started_ms, log: Some(log), stream_log: None, response_headers: Vec::new(), admission: None, cache_write: None, coalesce_lead: None, semantic_write: None, background: Vec::new() };
 
     let result = route(&request, &env, method, path, &mut rctx).await;
-    let response = match result {
+    let mut response = match result {
         Ok(response) => response,
         Err(error) => {
             rctx.note_error(&error);
-            let response = respond::error(&error, &rctx.request_id);
+            let mut response = respond::error(&error, &rctx.request_id);
             if let Some(log) = &rctx.log {
-                gateway_headers(&response, log);
+                gateway_headers(&mut response, log);
             }
             response
         }
     };
-    let mut set: Vec<(&str, &str)> = vec![(headers::REQUEST_ID, &rctx.request_id)];
-    set.extend(rctx.response_headers.iter().map(|(name, value)| (*name, value.as_str())));
-    respond::set_all(response.headers(), &set);
+    response.set(headers::REQUEST_ID, rctx.request_id.clone());
+    for (name, value) in rctx.response_headers.drain(..) {
+        response.set(name, value);
+    }
     if let Some(origin) = request.header("origin").filter(|_| path.starts_with("/v1/")) {
         if cors::is_allowed(&env, origin, runtime::now_ms()).await {
-            cors::expose(&response, origin);
+            cors::expose(&mut response, origin);
         }
     }
 
@@ -53,11 +54,11 @@ pub async fn handle(request: Incoming, env: Env, ctx: Context) -> Response {
     }
     // The cache is written last, from the finished record (its cost).
     let admission = rctx.admission.take();
-    let cache_write = rctx.cache_write.take().filter(|_| response.status_code() == 200);
+    let cache_write = rctx.cache_write.take().filter(|_| response.status() == 200);
     let lead = rctx.coalesce_lead.take();
     let semantic = rctx.semantic_write.take();
     if let Some(mut log) = rctx.log.take() {
-        log.status = response.status_code();
+        log.status = response.status();
         if log.status >= 400 && log.outcome == Outcome::Ok {
             log.outcome = Outcome::Error;
         }
@@ -121,7 +122,7 @@ async fn settle(env: &Env, admission: Option<limiter::Admission>, log: &RequestL
     }
 }
 
-async fn route(request: &Incoming, env: &Env, method: &Method, path: &str, ctx: &mut RequestContext) -> Result<Response, GatewayError> {
+async fn route(request: &Incoming, env: &Env, method: &Method, path: &str, ctx: &mut RequestContext) -> Result<Reply, GatewayError> {
     let not_allowed = |allowed: &'static str| GatewayError::MethodNotAllowed {
         method: method.to_string(),
         path: path.to_owned(),
@@ -184,15 +185,14 @@ fn note_caller(request: &Incoming, log: &mut RequestLog) {
 }
 
 /// Route, provider and model headers on an error, as far as they are known.
-fn gateway_headers(response: &Response, log: &RequestLog) {
-    let h = response.headers();
+fn gateway_headers(response: &mut Reply, log: &RequestLog) {
     for (name, value) in [(headers::ROUTE, &log.route), (headers::PROVIDER, &log.provider), (headers::MODEL, &log.model)] {
         if let Some(value) = value {
-            respond::set(h, name, value);
+            response.set(name, value.clone());
         }
     }
     let calls = log.upstream_calls();
     if calls > 0 {
-        respond::set(h, headers::ATTEMPTS, &calls.to_string());
+        response.set(headers::ATTEMPTS, calls.to_string());
     }
 }

@@ -14,10 +14,11 @@ use edgeway_core::limits::utc_timestamp;
 use edgeway_core::GatewayError;
 use serde::Deserialize;
 use serde_json::json;
-use worker::{Env, Method, Response};
+use worker::{Env, Method};
 
 use crate::handlers::{evals, logs};
-use crate::http::{body, respond};
+use crate::http::body;
+use crate::http::respond::Reply;
 use crate::logs::audit;
 use crate::test_mode::{self, Faults};
 use crate::{auth, config, keys_store, limiter, runtime, settings};
@@ -32,7 +33,7 @@ const DEFAULT_TOKEN_TTL_S: u64 = 15 * 60;
 const MAX_TOKEN_TTL_S: u64 = 24 * 60 * 60;
 
 /// Handles one admin call.
-pub async fn handle(request: &Incoming, env: &Env, method: &Method, path: &str) -> Result<Response, GatewayError> {
+pub async fn handle(request: &Incoming, env: &Env, method: &Method, path: &str) -> Result<Reply, GatewayError> {
     check_admin(request, env)?;
     let rest = path.trim_start_matches("/admin/api/").trim_end_matches('/');
     let segments: Vec<&str> = rest.split('/').collect();
@@ -42,7 +43,7 @@ pub async fn handle(request: &Incoming, env: &Env, method: &Method, path: &str) 
         (["keys"], Method::Get) => list(env, now).await,
         (["keys"], Method::Post) => create(request, env, now).await,
         (["keys"], _) => Err(not_allowed("GET, POST")),
-        (["keys", id], Method::Get) => Ok(respond::json(200, record_json(&find(env, id, now).await?.1))),
+        (["keys", id], Method::Get) => Ok(Reply::json(200, record_json(&find(env, id, now).await?.1))),
         (["keys", id], Method::Patch) => update(request, env, id, now).await,
         (["keys", id], Method::Delete) => revoke(env, id, now).await,
         (["keys", _], _) => Err(not_allowed("GET, PATCH, DELETE")),
@@ -104,13 +105,13 @@ async fn find(env: &Env, id: &str, now: u64) -> Result<(String, KeyRecord), Gate
     Ok((hash, record))
 }
 
-async fn list(env: &Env, now: u64) -> Result<Response, GatewayError> {
+async fn list(env: &Env, now: u64) -> Result<Reply, GatewayError> {
     let keys = keys_store::list(env, now).await?;
-    Ok(respond::json(200, json!({"object": "list", "data": keys}).to_string()))
+    Ok(Reply::json(200, json!({"object": "list", "data": keys}).to_string()))
 }
 
 /// Creates a key. Its string and signing secret are in this answer only.
-async fn create(request: &Incoming, env: &Env, now: u64) -> Result<Response, GatewayError> {
+async fn create(request: &Incoming, env: &Env, now: u64) -> Result<Reply, GatewayError> {
     let input: KeyInput = json_body(request).await?;
     let kind = input.kind.unwrap_or(KeyKind::Server);
     let config = config::get()?;
@@ -120,28 +121,28 @@ async fn create(request: &Incoming, env: &Env, now: u64) -> Result<Response, Gat
     audit::record(env, now, "key.created", &record.id, &format!("{} ({:?})", record.name, record.kind)).await;
     let signing_secret = settings::get(env, auth::SIGNING_SECRET).map(|master| base64url::encode(&crypto::derive_signing_secret(master.as_bytes(), &record.id)));
     let body = json!({"key": new.secret, "signing_secret": signing_secret, "record": record});
-    Ok(respond::json(201, body.to_string()))
+    Ok(Reply::json(201, body.to_string()))
 }
 
-async fn update(request: &Incoming, env: &Env, id: &str, now: u64) -> Result<Response, GatewayError> {
+async fn update(request: &Incoming, env: &Env, id: &str, now: u64) -> Result<Reply, GatewayError> {
     let input: KeyInput = json_body(request).await?;
     let (hash, mut record) = find(env, id, now).await?;
     let config = config::get()?;
     record.update(input, |route| config.route(route).is_some()).map_err(input_error)?;
     keys_store::save(env, &hash, &record).await?;
     audit::record(env, now, "key.updated", &record.id, &record.name).await;
-    Ok(respond::json(200, record_json(&record)))
+    Ok(Reply::json(200, record_json(&record)))
 }
 
 /// Revokes a key: in its limiter object first (immediate everywhere), then
 /// in KV (which edge caches may serve for a minute).
-async fn revoke(env: &Env, id: &str, now: u64) -> Result<Response, GatewayError> {
+async fn revoke(env: &Env, id: &str, now: u64) -> Result<Reply, GatewayError> {
     let (hash, mut record) = find(env, id, now).await?;
     limiter::revoke(env, &record.id, now).await?;
     record.revoked = true;
     keys_store::save(env, &hash, &record).await?;
     audit::record(env, now, "key.revoked", &record.id, &record.name).await;
-    Ok(respond::json(200, record_json(&record)))
+    Ok(Reply::json(200, record_json(&record)))
 }
 
 /// What the admin API needs to mint a token.
@@ -157,7 +158,7 @@ struct MintInput {
 
 /// Mints a short-lived token for one end user of a key (an app's backend
 /// can do the same with any JWT library and the key's signing secret).
-async fn mint(request: &Incoming, env: &Env, id: &str, now: u64) -> Result<Response, GatewayError> {
+async fn mint(request: &Incoming, env: &Env, id: &str, now: u64) -> Result<Reply, GatewayError> {
     let input: MintInput = json_body(request).await?;
     let (_, record) = find(env, id, now).await?;
     if input.sub.is_empty() || input.sub.len() > 256 {
@@ -169,7 +170,7 @@ async fn mint(request: &Incoming, env: &Env, id: &str, now: u64) -> Result<Respo
     }
     let (token, expires_ms) = token_for(env, &record, input.sub, ttl, input.routes, now)?;
     audit::record(env, now, "token.minted", &record.id, &format!("ttl {ttl} s")).await;
-    Ok(respond::json(201, json!({"token": token, "expires_at": utc_timestamp(expires_ms)}).to_string()))
+    Ok(Reply::json(201, json!({"token": token, "expires_at": utc_timestamp(expires_ms)}).to_string()))
 }
 
 /// A token for `record`'s end user `sub`, and when it expires (ms).
@@ -193,7 +194,7 @@ const PLAYGROUND_TOKEN_TTL_S: u64 = 15 * 60;
 /// SDK like any web app: with a publishable key of its own (made on first
 /// use, allowed from the dashboard's origin, listed with the other keys,
 /// revocable) and short-lived tokens.
-async fn playground_token(request: &Incoming, env: &Env, now: u64) -> Result<Response, GatewayError> {
+async fn playground_token(request: &Incoming, env: &Env, now: u64) -> Result<Reply, GatewayError> {
     let origin = request.header("origin").or_else(|| edgeway_core::query_string::origin(request.url())).map(str::to_owned);
     let mut record = match keys_store::by_id(env, PLAYGROUND_KEY_ID, now).await? {
         Some(record) => record,
@@ -219,14 +220,14 @@ async fn playground_token(request: &Incoming, env: &Env, now: u64) -> Result<Res
         keys_store::save(env, &hash, &record).await?;
     }
     let (token, expires_ms) = token_for(env, &record, "dashboard".to_owned(), PLAYGROUND_TOKEN_TTL_S, None, now)?;
-    Ok(respond::json(201, json!({"token": token, "expires_ms": expires_ms}).to_string()))
+    Ok(Reply::json(201, json!({"token": token, "expires_ms": expires_ms}).to_string()))
 }
 
 /// Test mode: stores request records as given (`{"records": [...]}`),
 /// through the queue consumer's own insert, so tests and benchmarks can
 /// seed the logs with known data. Parsed by JS: the records go back out as
 /// JSON text, so there is nothing for serde to do.
-async fn seed_logs(request: &Incoming, env: &Env) -> Result<Response, GatewayError> {
+async fn seed_logs(request: &Incoming, env: &Env) -> Result<Reply, GatewayError> {
     // Seeding a benchmark's 100k records goes faster in large batches.
     let bytes = body::read_limited(request, 16 * 1024 * 1024).await?;
     let invalid = || GatewayError::InvalidRequest { param: "records".to_owned(), message: "expected {\"records\": [...]}".to_owned() };
@@ -238,7 +239,7 @@ async fn seed_logs(request: &Incoming, env: &Env) -> Result<Response, GatewayErr
     }
     let lines: Vec<wasm_bindgen::JsValue> = js_sys::Array::from(&records).iter().filter_map(|r| js_sys::JSON::stringify(&r).ok().map(Into::into)).collect();
     crate::logs::consumer::store(env, &lines).await?;
-    Ok(respond::json(201, format!(r#"{{"stored":{}}}"#, lines.len())))
+    Ok(Reply::json(201, format!(r#"{{"stored":{}}}"#, lines.len())))
 }
 
 #[derive(Deserialize)]
@@ -250,13 +251,13 @@ struct PurgeInput {
 }
 
 /// Purges the cache: one namespace, or all of it.
-async fn purge(request: &Incoming, env: &Env, now: u64) -> Result<Response, GatewayError> {
+async fn purge(request: &Incoming, env: &Env, now: u64) -> Result<Reply, GatewayError> {
     let input: PurgeInput = json_body(request).await?;
     let version = crate::cache::purge(env, input.namespace.as_deref(), now)
         .await
         .map_err(|message| GatewayError::Internal { message: format!("could not purge: {message}") })?;
     audit::record(env, now, "cache.purged", input.namespace.as_deref().unwrap_or("all"), "").await;
-    Ok(respond::json(200, json!({"purged": input.namespace.as_deref().unwrap_or("all"), "version": version}).to_string()))
+    Ok(Reply::json(200, json!({"purged": input.namespace.as_deref().unwrap_or("all"), "version": version}).to_string()))
 }
 
 #[derive(Deserialize)]
@@ -267,7 +268,7 @@ struct ClockInput {
 
 /// Test mode's switches: `POST /admin/api/test/clock {"advance_ms": n}`
 /// and `POST /admin/api/test/faults {"limiter": true, ...}`.
-async fn test_switch(request: &Incoming, what: &str, method: &Method, path: &str) -> Result<Response, GatewayError> {
+async fn test_switch(request: &Incoming, what: &str, method: &Method, path: &str) -> Result<Reply, GatewayError> {
     match (what, method) {
         ("clock", Method::Post) => {
             let input: ClockInput = json_body(request).await?;
@@ -277,5 +278,5 @@ async fn test_switch(request: &Incoming, what: &str, method: &Method, path: &str
         ("clock" | "faults", _) => return Err(GatewayError::MethodNotAllowed { method: method.to_string(), path: path.to_owned(), allowed: "POST" }),
         _ => return Err(GatewayError::NotFound { method: method.to_string(), path: path.to_owned() }),
     }
-    Ok(respond::json(200, json!({"now_ms": runtime::now_ms(), "faults": test_mode::faults()}).to_string()))
+    Ok(Reply::json(200, json!({"now_ms": runtime::now_ms(), "faults": test_mode::faults()}).to_string()))
 }

@@ -19,12 +19,13 @@ use edgeway_core::reliability::outcome::AttemptFailure;
 use edgeway_core::routing::classify::Classifier;
 use edgeway_core::routing::{features, tiers};
 use edgeway_core::{tokens, GatewayError};
-use worker::{Env, Response};
+use worker::Env;
 
 use crate::attempt::chat::{self, Answer, Answered, ChatCall};
 use crate::auth::Caller;
 use crate::context::RequestContext;
-use crate::http::{body, respond};
+use crate::http::body;
+use crate::http::respond::{self, Reply};
 use crate::cache::{PendingAnswer, PendingWrite};
 use crate::cancel::AbortOnDrop;
 use crate::relay::{Costing, LiveStream, OutputChecks, Sharing, StreamLimits};
@@ -38,7 +39,7 @@ use crate::http::incoming::Incoming;
 const DEFAULT_OUTPUT_RESERVATION: u64 = 256;
 
 /// Handles one chat completion.
-pub async fn handle(request: &Incoming, env: &Env, ctx: &mut RequestContext, caller: &Caller) -> Result<Response, GatewayError> {
+pub async fn handle(request: &Incoming, env: &Env, ctx: &mut RequestContext, caller: &Caller) -> Result<Reply, GatewayError> {
     let config = config::get()?;
     let body = body::read_limited(request, config.max_request_bytes).await?;
     let mut chat = parse_chat_request(&body)?;
@@ -114,8 +115,8 @@ pub async fn handle(request: &Incoming, env: &Env, ctx: &mut RequestContext, cal
         });
     }
     let pending = cache_key.map(|key| (key, cache_plan.ttl_ms));
-    let response = answer_response(answered, route, &target, ctx, pending, env, publish_to)?;
-    respond::set(response.headers(), headers::CACHE, status);
+    let mut response = answer_response(answered, route, &target, ctx, pending, env, publish_to)?;
+    response.set(headers::CACHE, status);
     Ok(response)
 }
 
@@ -254,10 +255,10 @@ async fn semantic_lookup(request: &Incoming, env: &Env, route: &Route, chat: &Ch
 
 /// A semantic hit: the cached answer to a question close enough, marked
 /// `SEMANTIC` with its similarity.
-fn semantic_response(hit: semantic::SemanticHit, chat: &ChatRequest, route: &Route, ctx: &mut RequestContext) -> Response {
-    let response = hit_response(&hit.entry, chat, route, ctx, "semantic");
-    respond::set(response.headers(), headers::CACHE, "SEMANTIC");
-    respond::set(response.headers(), headers::CACHE_SIMILARITY, &semantic::format_similarity(hit.similarity));
+fn semantic_response(hit: semantic::SemanticHit, chat: &ChatRequest, route: &Route, ctx: &mut RequestContext) -> Reply {
+    let mut response = hit_response(&hit.entry, chat, route, ctx, "semantic");
+    response.set(headers::CACHE, "SEMANTIC");
+    response.set(headers::CACHE_SIMILARITY, semantic::format_similarity(hit.similarity));
     if let Some(log) = &mut ctx.log {
         log.similarity = Some(hit.similarity);
     }
@@ -267,7 +268,7 @@ fn semantic_response(hit: semantic::SemanticHit, chat: &ChatRequest, route: &Rou
 /// Follows another request's answer as it streams: streamed to a
 /// streaming caller through a relay of its own (timeouts, usage as asked),
 /// or assembled into JSON for the others.
-async fn follow_live(request: &Incoming, env: &Env, events: Response, target: &Target, chat: &ChatRequest, route: &Route, ctx: &mut RequestContext) -> Result<Response, GatewayError> {
+async fn follow_live(request: &Incoming, env: &Env, events: worker::Response, target: &Target, chat: &ChatRequest, route: &Route, ctx: &mut RequestContext) -> Result<Reply, GatewayError> {
     let events = web_sys::Response::from(events);
     if !chat.is_stream() {
         let whole = crate::upstream::UpstreamBody::Http(events).read_all(edgeway_core::cache::entry::MAX_ENTRY_BYTES).await;
@@ -288,8 +289,8 @@ async fn follow_live(request: &Incoming, env: &Env, events: Response, target: &T
     if let Some(log) = &mut ctx.log {
         log.cache = Some("coalesced");
     }
-    let response = answer_response(Answered { answer: Answer::Stream(Box::new(live)), warnings: Vec::new(), guard: None, schema_error: None }, route, target, ctx, None, env, None)?;
-    respond::set(response.headers(), headers::CACHE, "HIT");
+    let mut response = answer_response(Answered { answer: Answer::Stream(Box::new(live)), warnings: Vec::new(), guard: None, schema_error: None }, route, target, ctx, None, env, None)?;
+    response.set(headers::CACHE, "HIT");
     Ok(response)
 }
 
@@ -308,27 +309,26 @@ fn assemble(bytes: &[u8]) -> Option<edgeway_core::openai::ChatCompletion> {
 /// A cached answer, served as the caller asked: JSON, or replayed as SSE.
 /// `how` is `hit` (from KV), `semantic` (a question close enough) or
 /// `coalesced` (from an identical request that was in flight), for the log.
-fn hit_response(entry: &CacheEntry, chat: &ChatRequest, route: &Route, ctx: &mut RequestContext, how: &'static str) -> Response {
+fn hit_response(entry: &CacheEntry, chat: &ChatRequest, route: &Route, ctx: &mut RequestContext, how: &'static str) -> Reply {
     let now = runtime::now_ms();
     let id = edgeway_core::ids::completion_id(runtime::random_bytes());
-    let response = if chat.is_stream() {
-        let response = respond::json(200, entry.sse_body(&id, now / 1000, chat.wants_stream_usage()));
-        respond::set(response.headers(), "content-type", "text/event-stream; charset=utf-8");
-        respond::set(response.headers(), "cache-control", "no-cache");
+    let mut response = if chat.is_stream() {
+        let mut response = Reply::json(200, entry.sse_body(&id, now / 1000, chat.wants_stream_usage()));
+        response.set("content-type", "text/event-stream; charset=utf-8");
+        response.set("cache-control", "no-cache");
         response
     } else {
-        respond::json(200, entry.json_body(&id, now / 1000))
+        Reply::json(200, entry.json_body(&id, now / 1000))
     };
-    let h = response.headers();
-    respond::set(h, headers::CACHE, "HIT");
-    respond::set(h, headers::CACHE_AGE, &entry.age_s(now).to_string());
-    respond::set(h, headers::PROVIDER, &entry.provider);
-    respond::set(h, headers::MODEL, &entry.model);
-    respond::set(h, headers::ROUTE, &route.name);
-    respond::set(h, headers::ATTEMPTS, "0");
-    respond::set(h, headers::COST_USD, "0");
+    response.set(headers::CACHE, "HIT");
+    response.set(headers::CACHE_AGE, entry.age_s(now).to_string());
+    response.set(headers::PROVIDER, entry.provider.clone());
+    response.set(headers::MODEL, entry.model.clone());
+    response.set(headers::ROUTE, route.name.clone());
+    response.set(headers::ATTEMPTS, "0");
+    response.set(headers::COST_USD, "0");
     if let Some(value) = ctx.log.as_ref().and_then(|l| l.guardrails.as_ref()).map(Report::header_value) {
-        respond::set(h, headers::GUARDRAILS, &value);
+        response.set(headers::GUARDRAILS, value);
     }
     if let Some(log) = &mut ctx.log {
         log.cache = Some(how);
@@ -355,7 +355,7 @@ fn answer_response(
     cache_to: Option<(String, u64)>,
     env: &Env,
     publish_to: Option<String>,
-) -> Result<Response, GatewayError> {
+) -> Result<Reply, GatewayError> {
     let pending = |answer| cache_to.clone().map(|(key, ttl_ms)| PendingWrite { key, ttl_ms, provider: target.provider.clone(), model: target.model.clone(), answer });
     let calls = ctx.log.as_ref().map_or(1, RequestLog::upstream_calls);
     let mut guard_header = None;
@@ -367,9 +367,7 @@ fn answer_response(
         log.schema_error = answered.schema_error;
         guard_header = log.guardrails.as_ref().map(Report::header_value);
     }
-    // Set together at the end, in one call into JS.
-    let mut set: Vec<(&str, String)> = Vec::with_capacity(12);
-    let response = match answered.answer {
+    let mut response = match answered.answer {
         Answer::Stream(mut live) => {
             let log = ctx.log.take().ok_or_else(|| GatewayError::Internal { message: "log record missing".into() })?;
             if log.prompt.is_some() {
@@ -384,11 +382,7 @@ fn answer_response(
             }
             let (body, stream_log) = (*live).into_body(log);
             ctx.stream_log = Some(stream_log);
-            let response = Response::from_stream(body)
-                .map_err(|e| GatewayError::Internal { message: format!("could not start the stream: {e}") })?;
-            set.push(("content-type", "text/event-stream; charset=utf-8".to_owned()));
-            set.push(("cache-control", "no-cache".to_owned()));
-            response
+            Reply::event_stream(respond::readable(body))
         }
         Answer::Json { bytes, usage, usage_estimated, cost_usd } => {
             if cache_to.is_some() {
@@ -397,14 +391,14 @@ fn answer_response(
             if let Some(log) = ctx.log.as_mut().filter(|l| l.prompt.is_some()) {
                 log.answer = std::str::from_utf8(&bytes).ok().and_then(|text| edgeway_core::json::from_str::<edgeway_core::openai::ChatCompletion>(text).ok()).map(|a| edgeway_core::log::answer_body(&a));
             }
-            let response = respond::json(200, bytes);
+            let mut response = Reply::json(200, bytes);
             if let Some(usage) = usage {
                 // Headers tell what is known; an estimate goes to the log only.
                 if !usage_estimated {
-                    set.push((headers::TOKENS_IN, usage.prompt_tokens.to_string()));
-                    set.push((headers::TOKENS_OUT, usage.completion_tokens.to_string()));
+                    response.set(headers::TOKENS_IN, usage.prompt_tokens.to_string());
+                    response.set(headers::TOKENS_OUT, usage.completion_tokens.to_string());
                     if let Some(cost) = cost_usd {
-                        set.push((headers::COST_USD, format_usd(cost)));
+                        response.set(headers::COST_USD, format_usd(cost));
                     }
                 }
                 if let Some(log) = &mut ctx.log {
@@ -414,17 +408,15 @@ fn answer_response(
             response
         }
     };
-    set.push((headers::PROVIDER, target.provider.clone()));
-    set.push((headers::MODEL, target.model.clone()));
-    set.push((headers::ROUTE, route.name.clone()));
-    set.push((headers::ATTEMPTS, calls.to_string()));
+    response.set(headers::PROVIDER, target.provider.clone());
+    response.set(headers::MODEL, target.model.clone());
+    response.set(headers::ROUTE, route.name.clone());
+    response.set(headers::ATTEMPTS, calls.to_string());
     if !answered.warnings.is_empty() {
-        set.push((headers::WARNING, answered.warnings.join("; ")));
+        response.set(headers::WARNING, answered.warnings.join("; "));
     }
     if let Some(value) = guard_header {
-        set.push((headers::GUARDRAILS, value));
+        response.set(headers::GUARDRAILS, value);
     }
-    let pairs: Vec<(&str, &str)> = set.iter().map(|(name, value)| (*name, value.as_str())).collect();
-    respond::set_all(response.headers(), &pairs);
     Ok(response)
 }

@@ -6,18 +6,19 @@ use edgeway_core::log::RequestLog;
 use edgeway_core::openai::parse_embeddings_request;
 use edgeway_core::pricing::format_usd;
 use edgeway_core::{tokens, GatewayError};
-use worker::{Env, Response};
+use worker::Env;
 
 use crate::attempt::embeddings::{self, EmbeddingsCall};
 use crate::auth::Caller;
 use crate::context::RequestContext;
-use crate::http::{body, respond};
+use crate::http::body;
+use crate::http::respond::Reply;
 use crate::retries::{self, Plan};
 use crate::{config, gate};
 use crate::http::incoming::Incoming;
 
 /// Handles one embeddings request.
-pub async fn handle(request: &Incoming, env: &Env, ctx: &mut RequestContext, caller: &Caller) -> Result<Response, GatewayError> {
+pub async fn handle(request: &Incoming, env: &Env, ctx: &mut RequestContext, caller: &Caller) -> Result<Reply, GatewayError> {
     let config = config::get()?;
     let body = body::read_limited(request, config.max_request_bytes).await?;
     let parsed = parse_embeddings_request(&body)?;
@@ -33,20 +34,19 @@ pub async fn handle(request: &Incoming, env: &Env, ctx: &mut RequestContext, cal
     let (embedded, target) = retries::run(ctx, plan, async |target, _attempt| embeddings::run(&call, target).await).await?;
 
     let calls = ctx.log.as_ref().map_or(1, RequestLog::upstream_calls);
-    let response = respond::json(200, embedded.bytes);
-    let h = response.headers();
+    let mut response = Reply::json(200, embedded.bytes);
     if let Some(usage) = embedded.usage {
-        respond::set(h, headers::TOKENS_IN, &usage.prompt_tokens.to_string());
+        response.set(headers::TOKENS_IN, usage.prompt_tokens.to_string());
         if let Some(log) = &mut ctx.log {
             log.record_usage(&usage, false, embedded.cost_usd);
         }
     }
     if let Some(cost) = embedded.cost_usd {
-        respond::set(h, headers::COST_USD, &format_usd(cost));
+        response.set(headers::COST_USD, format_usd(cost));
     }
-    respond::set(h, headers::PROVIDER, &target.provider);
-    respond::set(h, headers::MODEL, &target.model);
-    respond::set(h, headers::ROUTE, &route.name);
-    respond::set(h, headers::ATTEMPTS, &calls.to_string());
+    response.set(headers::PROVIDER, target.provider.clone());
+    response.set(headers::MODEL, target.model.clone());
+    response.set(headers::ROUTE, route.name.clone());
+    response.set(headers::ATTEMPTS, calls.to_string());
     Ok(response)
 }

@@ -11,9 +11,10 @@
 use edgeway_core::GatewayError;
 use js_sys::{Array, Reflect, JSON};
 use wasm_bindgen::JsValue;
-use worker::{Env, Method, Response};
+use worker::{Env, Method};
 
-use crate::http::{body, respond};
+use crate::http::body;
+use crate::http::respond::Reply;
 use crate::logs::{audit, d1};
 use crate::http::incoming::Incoming;
 
@@ -59,7 +60,7 @@ impl Statement {
 /// Handles `/admin/api/evals/<rest>`: `runs` (GET with `set`, `route`,
 /// `limit`; POST), `runs/{id}`, `sets` (GET; POST `{name, jsonl}`),
 /// `sets/{name}`.
-pub async fn handle(request: &Incoming, env: &Env, method: &Method, path: &str, rest: &[&str], now: u64) -> Result<Response, GatewayError> {
+pub async fn handle(request: &Incoming, env: &Env, method: &Method, path: &str, rest: &[&str], now: u64) -> Result<Reply, GatewayError> {
     let not_allowed = |allowed: &'static str| GatewayError::MethodNotAllowed { method: method.to_string(), path: path.to_owned(), allowed };
     let call = match (rest, method) {
         (["runs"], Method::Get) => Call::ListRuns,
@@ -84,13 +85,13 @@ pub async fn handle(request: &Incoming, env: &Env, method: &Method, path: &str, 
     }
     let missing = |what: &str, key: &str| GatewayError::NotFound { method: "GET".to_owned(), path: format!("/admin/api/evals/{what}s/{key} (no such {what} is stored)") };
     Ok(match call {
-        Call::ListRuns => respond::json(200, list("runs", rows)),
-        Call::ListSets => respond::json(200, list("sets", rows)),
-        Call::Run(id) => respond::json(200, rows.next().ok_or_else(|| missing("run", id))?),
-        Call::Set(name) => respond::json(200, rows.next().ok_or_else(|| missing("set", name))?),
+        Call::ListRuns => Reply::json(200, list("runs", rows)),
+        Call::ListSets => Reply::json(200, list("sets", rows)),
+        Call::Run(id) => Reply::json(200, rows.next().ok_or_else(|| missing("run", id))?),
+        Call::Set(name) => Reply::json(200, rows.next().ok_or_else(|| missing("set", name))?),
         // An insert returns its row; a run that does not fit `INSERT_RUN`'s
         // checks is not inserted (a set's upsert always returns its row).
-        Call::CreateRun | Call::SaveSet => respond::json(201, rows.next().ok_or_else(|| invalid("", RUN_SHAPE))?),
+        Call::CreateRun | Call::SaveSet => Reply::json(201, rows.next().ok_or_else(|| invalid("", RUN_SHAPE))?),
     })
 }
 

@@ -10,9 +10,9 @@ use edgeway_core::log::stats::{self as log_stats, StatsRow};
 use edgeway_core::GatewayError;
 use js_sys::{Array, Reflect};
 use wasm_bindgen::JsValue;
-use worker::{Env, Response};
+use worker::Env;
 
-use crate::http::respond;
+use crate::http::respond::Reply;
 use crate::logs::d1;
 use crate::http::incoming::Incoming;
 
@@ -36,7 +36,7 @@ fn json_string(value: Option<&str>) -> String {
 }
 
 /// `GET /admin/api/logs`: a page of summaries, newest first.
-pub async fn list(request: &Incoming, env: &Env, now_ms: u64) -> Result<Response, GatewayError> {
+pub async fn list(request: &Incoming, env: &Env, now_ms: u64) -> Result<Reply, GatewayError> {
     let query = parse(request, now_ms)?;
     let db = d1::database(env)?;
     let rows = d1::rows(&d1::prepare(&db, &query::page(&query))?).await?;
@@ -48,11 +48,11 @@ pub async fn list(request: &Incoming, env: &Env, now_ms: u64) -> Result<Response
         let request_id = field(&last, "request_id").as_string().unwrap_or_default();
         next = Some(Cursor { time_ms, request_id }.encode());
     }
-    Ok(respond::json(200, format!(r#"{{"data":{},"next_cursor":{}}}"#, d1::to_json(&rows), json_string(next.as_deref()))))
+    Ok(Reply::json(200, format!(r#"{{"data":{},"next_cursor":{}}}"#, d1::to_json(&rows), json_string(next.as_deref()))))
 }
 
 /// `GET /admin/api/logs/{request_id}`: the whole record.
-pub async fn record(env: &Env, request_id: &str) -> Result<Response, GatewayError> {
+pub async fn record(env: &Env, request_id: &str) -> Result<Reply, GatewayError> {
     let db = d1::database(env)?;
     let rows = d1::rows(&d1::statement(&db, query::RECORD, &[request_id.into()])?).await?;
     let record = field(&rows.get(0), "record").as_string().ok_or_else(|| GatewayError::NotFound {
@@ -60,11 +60,11 @@ pub async fn record(env: &Env, request_id: &str) -> Result<Response, GatewayErro
         path: format!("/admin/api/logs/{request_id} (no such request stored yet)"),
     })?;
     // Stored by the gateway itself as JSON, so it goes out as it is.
-    Ok(respond::json(200, format!(r#"{{"record":{record}}}"#)))
+    Ok(Reply::json(200, format!(r#"{{"record":{record}}}"#)))
 }
 
 /// `GET /admin/api/stats`: aggregates per bucket (and group), and totals.
-pub async fn stats(request: &Incoming, env: &Env, now_ms: u64) -> Result<Response, GatewayError> {
+pub async fn stats(request: &Incoming, env: &Env, now_ms: u64) -> Result<Reply, GatewayError> {
     let query = parse(request, now_ms)?;
     let db = d1::database(env)?;
     let rows = d1::raw_rows(&d1::prepare(&db, &query::stats(&query))?).await?;
@@ -72,7 +72,7 @@ pub async fn stats(request: &Incoming, env: &Env, now_ms: u64) -> Result<Respons
     let (from, to) = query::effective_range(&query);
     let report = log_stats::report(&rows, from, to, query.bucket_ms(), query.group_by.map(query::GroupBy::name));
     let body = serde_json::to_string(&report).map_err(|e| GatewayError::Internal { message: e.to_string() })?;
-    Ok(respond::json(200, body))
+    Ok(Reply::json(200, body))
 }
 
 /// A stats row from its values, in `query::stats`' column order.
@@ -96,7 +96,7 @@ fn stats_row(values: &Array) -> StatsRow {
 }
 
 /// `GET /admin/api/audit`: admin actions, newest first.
-pub async fn audit(request: &Incoming, env: &Env) -> Result<Response, GatewayError> {
+pub async fn audit(request: &Incoming, env: &Env) -> Result<Reply, GatewayError> {
     let mut limit = query::DEFAULT_PAGE;
     let mut before = f64::MAX;
     for (name, value) in pairs(request)? {
@@ -114,12 +114,12 @@ pub async fn audit(request: &Incoming, env: &Env) -> Result<Response, GatewayErr
         rows.pop();
         next = field(&rows.get(rows.length().saturating_sub(1)), "id").as_f64().map(|id| (id as u64).to_string());
     }
-    Ok(respond::json(200, format!(r#"{{"data":{},"next_cursor":{}}}"#, d1::to_json(&rows), json_string(next.as_deref()))))
+    Ok(Reply::json(200, format!(r#"{{"data":{},"next_cursor":{}}}"#, d1::to_json(&rows), json_string(next.as_deref()))))
 }
 
 /// `GET /admin/api/keys/{id}/usage`: what a key used, next to its limits,
 /// from the logs (a second or two behind the limiter's exact counts).
-pub async fn key_usage(env: &Env, record: &KeyRecord, now_ms: u64) -> Result<Response, GatewayError> {
+pub async fn key_usage(env: &Env, record: &KeyRecord, now_ms: u64) -> Result<Reply, GatewayError> {
     let db = d1::database(env)?;
     let values = [
         record.id.as_str().into(),
@@ -129,5 +129,5 @@ pub async fn key_usage(env: &Env, record: &KeyRecord, now_ms: u64) -> Result<Res
     ];
     let rows: Array = d1::rows(&d1::statement(&db, query::KEY_USAGE, &values)?).await?;
     let limits = serde_json::to_string(&record.limits).unwrap_or_else(|_| "{}".to_owned());
-    Ok(respond::json(200, format!(r#"{{"key_id":{},"limits":{limits},"usage":{}}}"#, json_string(Some(&record.id)), d1::to_json(&rows.get(0)))))
+    Ok(Reply::json(200, format!(r#"{{"key_id":{},"limits":{limits},"usage":{}}}"#, json_string(Some(&record.id)), d1::to_json(&rows.get(0)))))
 }

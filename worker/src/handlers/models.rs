@@ -3,14 +3,14 @@
 
 use edgeway_core::GatewayError;
 use serde_json::json;
-use worker::Response;
 
 use crate::auth::Caller;
-use crate::{config, http::respond};
+use crate::config;
+use crate::http::respond::Reply;
 
 /// Lists the routes the caller may use. `created` is fixed at 0: a route
 /// has no creation date.
-pub fn handle(caller: &Caller) -> Result<Response, GatewayError> {
+pub fn handle(caller: &Caller) -> Result<Reply, GatewayError> {
     let config = config::get()?;
     let data: Vec<_> = config
         .routes
@@ -18,5 +18,5 @@ pub fn handle(caller: &Caller) -> Result<Response, GatewayError> {
         .filter(|route| caller.check_route(&route.name).is_ok())
         .map(|route| json!({"id": route.name, "object": "model", "created": 0, "owned_by": "edgeway", "description": route.description}))
         .collect();
-    Ok(respond::json(200, json!({"object": "list", "data": data}).to_string()))
+    Ok(Reply::json(200, json!({"object": "list", "data": data}).to_string()))
 }

@@ -1,56 +1,112 @@
-//! Building responses: JSON bodies, errors, and the gateway's headers.
+//! Building responses: JSON bodies, streams, errors, and the gateway's
+//! headers.
+//!
+//! A [`Reply`] is kept in Rust until the router hands it to the runtime,
+//! and only then becomes a JS `Response`, headers and all, in one call: an
+//! answer carries a dozen headers set by different steps, and setting each
+//! on a JS `Headers` object was a call into JS and a string copy apiece.
 
 use edgeway_core::headers;
 use edgeway_core::GatewayError;
-use worker::{Headers, Response};
 
-/// A JSON response with the given status and body.
-pub fn json(status: u16, body: impl Into<Vec<u8>>) -> Response {
-    let headers = Headers::new();
-    set(&headers, "content-type", "application/json");
-    Response::builder().with_status(status).with_headers(headers).fixed(body.into())
+/// A response in the making.
+pub struct Reply {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Body,
+}
+
+/// What a reply carries.
+pub enum Body {
+    /// Nothing (a preflight).
+    Empty,
+    /// A whole body.
+    Bytes(Vec<u8>),
+    /// A body still being produced (a streamed answer).
+    Stream(web_sys::ReadableStream),
+}
+
+impl Reply {
+    /// A JSON response with the given status and body.
+    pub fn json(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Self { status, headers: vec![("content-type", "application/json".to_owned())], body: Body::Bytes(body.into()) }
+    }
+
+    /// A server-sent events stream (200).
+    pub fn event_stream(body: web_sys::ReadableStream) -> Self {
+        let headers = vec![("content-type", "text/event-stream; charset=utf-8".to_owned()), ("cache-control", "no-cache".to_owned())];
+        Self { status: 200, headers, body: Body::Stream(body) }
+    }
+
+    /// A response with no body.
+    pub fn empty(status: u16) -> Self {
+        Self { status, headers: Vec::new(), body: Body::Empty }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Sets a header, replacing any earlier value.
+    pub fn set(&mut self, name: &'static str, value: impl Into<String>) {
+        let value = value.into();
+        match self.headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some(header) => header.1 = value,
+            None => self.headers.push((name, value)),
+        }
+    }
+
+    /// The runtime's `Response`, made in one call into JS. Names and values
+    /// cross as one string, `name\nvalue\n…`; a value with a line break
+    /// (which HTTP forbids anyway) is left out rather than let it split.
+    pub fn into_response(self) -> web_sys::Response {
+        let mut packed = String::with_capacity(self.headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
+        for (name, value) in &self.headers {
+            if value.contains(['\n', '\r']) {
+                continue;
+            }
+            packed.push_str(name);
+            packed.push('\n');
+            packed.push_str(value);
+            packed.push('\n');
+        }
+        match self.body {
+            Body::Empty => js::respond(self.status, &packed, None, None),
+            Body::Bytes(bytes) => js::respond(self.status, &packed, Some(&bytes), None),
+            Body::Stream(stream) => js::respond(self.status, &packed, None, Some(&stream)),
+        }
+    }
+}
+
+/// A JS `ReadableStream` of `chunks`, pulled as the runtime sends them.
+pub fn readable(chunks: impl futures_util::Stream<Item = Vec<u8>> + 'static) -> web_sys::ReadableStream {
+    use futures_util::StreamExt;
+    use wasm_bindgen::JsCast;
+    // `Uint8Array::from` copies the chunk out of wasm memory in one call.
+    let chunks = chunks.map(|chunk| Ok(js_sys::Uint8Array::from(chunk.as_slice()).into()));
+    wasm_streams::ReadableStream::from_stream(chunks).into_raw().unchecked_into()
 }
 
 /// The OpenAI-style error response for `error`.
-pub fn error(error: &GatewayError, request_id: &str) -> Response {
-    let response = json(error.status(), error.to_json(request_id));
+pub fn error(error: &GatewayError, request_id: &str) -> Reply {
+    let mut reply = Reply::json(error.status(), error.to_json(request_id));
     if error.should_retry() == Some(false) {
-        set(response.headers(), headers::SHOULD_RETRY, "false");
+        reply.set(headers::SHOULD_RETRY, "false");
     }
     if let GatewayError::MethodNotAllowed { allowed, .. } = error {
-        set(response.headers(), "allow", allowed);
+        reply.set("allow", *allowed);
     }
-    response
-}
-
-/// Sets a header. Setting fails only for invalid names or values; ours are
-/// fixed ASCII names and values the gateway produced, so it is ignored.
-pub fn set(headers: &Headers, name: &str, value: &str) {
-    let _ = headers.set(name, value);
-}
-
-/// Sets several headers in one call into JS: every string crossing from
-/// wasm is decoded on its own, and an answer carries a dozen headers, so
-/// they cross as one string (names and values never hold a line feed).
-pub fn set_all(headers: &Headers, pairs: &[(&str, &str)]) {
-    let mut packed = String::with_capacity(pairs.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
-    for (name, value) in pairs {
-        if name.contains('\n') || value.contains('\n') {
-            continue;
-        }
-        packed.push_str(name);
-        packed.push('\n');
-        packed.push_str(value);
-        packed.push('\n');
-    }
-    js::set_headers(headers.as_ref(), &packed);
+    reply
 }
 
 mod js {
     use wasm_bindgen::prelude::wasm_bindgen;
 
-    #[wasm_bindgen(inline_js = "export function set_headers(headers, packed) { const p = packed.split('\\n'); for (let i = 1; i < p.length; i += 2) { try { headers.set(p[i - 1], p[i]); } catch {} } }")]
+    // `bytes` is a view of wasm memory: `slice` copies it before anything
+    // else can run and reuse that memory.
+    #[wasm_bindgen(inline_js = "export function respond(status, packed, bytes, stream) { const headers = new Headers(); const p = packed.split('\\n'); for (let i = 1; i < p.length; i += 2) { try { headers.set(p[i - 1], p[i]); } catch {} } return new Response(bytes ? bytes.slice() : (stream || null), { status, headers }); }")]
     extern "C" {
-        pub fn set_headers(headers: &wasm_bindgen::JsValue, packed: &str);
+        pub fn respond(status: u16, headers: &str, bytes: Option<&[u8]>, stream: Option<&web_sys::ReadableStream>) -> web_sys::Response;
     }
 }
