@@ -35,7 +35,7 @@ impl AbortOnDrop {
     }
 
     /// The work finished normally: nothing to cancel.
-    pub fn disarm(mut self) {
+    pub fn disarm(&mut self) {
         self.controller = None;
     }
 }

@@ -32,6 +32,9 @@ pub struct LiveStream {
     last_activity_ms: u64,
     watchdog: runtime::Watchdog,
     upstream_ended: bool,
+    /// The upstream body was read to its end (so its connection can go
+    /// back to the pool, and there is nothing to cancel).
+    upstream_complete: bool,
     /// Attached when the stream is handed to the caller; taken when written.
     log: Option<RequestLog>,
     log_sink: Option<futures_channel::oneshot::Sender<RequestLog>>,
@@ -125,6 +128,7 @@ impl LiveStream {
             last_activity_ms: runtime::now_ms(),
             watchdog: limits.watchdog,
             upstream_ended: false,
+            upstream_complete: false,
             log: None,
             log_sink: None,
             abort,
@@ -170,6 +174,7 @@ impl LiveStream {
             Some(Some(Err(reason))) => self.upstream_error(reason),
             Some(None) => {
                 self.upstream_ended = true;
+                self.upstream_complete = true;
                 match self.relay.on_upstream_end(&mut self.pending) {
                     Ok(()) => return Ok(()),
                     Err(reason) => self.upstream_error(reason),
@@ -182,6 +187,22 @@ impl LiveStream {
         self.upstream_ended = true;
         self.relay.fail(&failure.to_string(), &self.request_id, &mut self.pending);
         Ok(())
+    }
+
+    /// After the final event: reads what is left of the upstream body
+    /// (normally only its end) instead of cancelling it, which would close
+    /// a connection the runtime could reuse for the next request. An
+    /// upstream still sending after the idle timeout is cut off then.
+    async fn read_to_end(&mut self) {
+        let due = runtime::now_ms().saturating_add(self.idle_ms).min(self.deadline_ms);
+        self.upstream_complete = loop {
+            match self.watchdog.race(due, self.upstream.next()).await {
+                Some(Some(Ok(_))) => {}
+                Some(None) => break true,
+                Some(Some(Err(_))) | None => break false,
+            }
+        };
+        self.upstream_ended = true;
     }
 
     fn upstream_error(&self, message: String) -> GatewayError {
@@ -239,6 +260,9 @@ impl LiveStream {
                     let bytes = std::mem::take(&mut live.pending);
                     return Some((bytes, live));
                 }
+                if live.relay.state() == RelayState::Done && !live.upstream_ended {
+                    live.read_to_end().await;
+                }
                 if live.upstream_ended || matches!(live.relay.state(), RelayState::Done | RelayState::Failed) {
                     live.finish();
                     return None;
@@ -288,6 +312,9 @@ impl LiveStream {
         if self.abort.caller_gone() {
             log.outcome = Outcome::ClientClosed;
             log.error_code = None;
+        }
+        if self.upstream_complete {
+            self.abort.disarm(); // nothing left to cancel
         }
         self.flush_published();
         self.publish_sink = None;
