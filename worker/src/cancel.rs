@@ -15,18 +15,22 @@
 /// Aborts its upstream fetch when dropped.
 pub struct AbortOnDrop {
     controller: Option<web_sys::AbortController>,
-    caller: web_sys::AbortSignal,
+    /// The caller's request signal, for a stream (the only place that asks
+    /// whether the caller left).
+    caller: Option<web_sys::AbortSignal>,
 }
 
 impl AbortOnDrop {
-    /// A guard for one upstream call on behalf of `request`.
-    pub fn for_request(request: &crate::http::incoming::Incoming) -> Self {
-        Self { controller: web_sys::AbortController::new().ok(), caller: request.raw().signal() }
+    /// A guard for one upstream call on behalf of `request`; `streamed`
+    /// when the answer is relayed as a stream.
+    pub fn for_request(request: &crate::http::incoming::Incoming, streamed: bool) -> Self {
+        Self { controller: web_sys::AbortController::new().ok(), caller: streamed.then(|| request.raw().signal()) }
     }
 
-    /// Whether the caller has disconnected (its request signal fired).
+    /// Whether the caller of a stream has disconnected (its request signal
+    /// fired).
     pub fn caller_gone(&self) -> bool {
-        self.caller.aborted()
+        self.caller.as_ref().is_some_and(web_sys::AbortSignal::aborted)
     }
 
     /// The controller whose signal the upstream fetch takes.

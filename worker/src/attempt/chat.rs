@@ -80,7 +80,7 @@ async fn run_once(call: &ChatCall<'_>, target: &Target, attempt: u32) -> Result<
     let config = config::get().map_err(Failure::from_error)?;
     let resolved = resolve(config, target, call.env)?;
     let provider = resolved.provider;
-    let mut abort = AbortOnDrop::for_request(call.request);
+    let mut abort = AbortOnDrop::for_request(call.request, call.chat.is_stream());
     let mut deadlines = Deadlines { timeouts: call.route.timeouts, deadline_ms: call.deadline_ms, watchdog: runtime::Watchdog::default() };
 
     let (upstream, warnings) = if provider.kind == ProviderKind::Demo {

@@ -46,7 +46,7 @@ pub async fn run(call: &EmbeddingsCall<'_>, target: &Target) -> Result<Embedded,
         return demo(call.embeddings, target);
     }
     let built = providers::embeddings_request(provider, &resolved.base_url, resolved.api_key.as_deref(), &target.model, call.embeddings).map_err(Failure::unsupported)?;
-    let mut abort = AbortOnDrop::for_request(call.request);
+    let mut abort = AbortOnDrop::for_request(call.request, false);
     let mut deadlines = Deadlines { timeouts: call.timeouts, deadline_ms: call.deadline_ms, watchdog: runtime::Watchdog::default() };
     let upstream = send(&resolved, &built, &abort, &mut deadlines).await?;
     if !(200..300).contains(&upstream.status) {

@@ -282,7 +282,7 @@ async fn follow_live(request: &Incoming, env: &Env, events: worker::Response, ta
     }
     let limits = StreamLimits { timeouts: route.timeouts, deadline_ms: ctx.started_ms + route.timeouts.total_ms, watchdog: runtime::Watchdog::default() };
     let costing = Costing { price: None, prompt_estimate: tokens::estimate_prompt(chat) };
-    let abort = AbortOnDrop::for_request(request);
+    let abort = AbortOnDrop::for_request(request, true);
     let body = crate::upstream::http::stream(&events);
     // The stream it follows was checked by its own guardrails already.
     let live = LiveStream::start(body, chat.wants_stream_usage(), None, &target.provider, &ctx.request_id.clone(), limits, costing, Sharing::default(), OutputChecks::default(), abort).await?;

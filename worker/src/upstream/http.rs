@@ -72,7 +72,7 @@ mod js {
     // One call instead of a dozen: the headers come packed as
     // `name\nvalue\n`, the body as a view of wasm memory, copied here
     // (`slice`) before anything else can run and reuse that memory.
-    #[wasm_bindgen(inline_js = "export function post(url, packed, body, abort) { try { const headers = new Headers(); const p = packed.split('\\n'); for (let i = 1; i < p.length; i += 2) headers.set(p[i - 1], p[i]); return fetch(url, { method: 'POST', headers, body: body.slice(), signal: abort && abort.signal }); } catch (e) { return Promise.reject(e); } }")]
+    #[wasm_bindgen(inline_js = "export function post(url, packed, body, abort) { try { const headers = {}; const p = packed.split('\\n'); for (let i = 1; i < p.length; i += 2) headers[p[i - 1]] = p[i]; return fetch(url, { method: 'POST', headers, body: body.slice(), signal: abort && abort.signal }); } catch (e) { return Promise.reject(e); } }")]
     extern "C" {
         pub fn post(url: &str, headers: &str, body: &[u8], abort: Option<&web_sys::AbortController>) -> js_sys::Promise;
     }
