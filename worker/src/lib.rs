@@ -1,9 +1,12 @@
 //! Edgeway as a Cloudflare Worker: the thin I/O shell around `edgeway-core`.
 //!
-//! A request goes `router` → a handler in `handlers/` → `retries` (retries,
-//! fallback, circuit breakers) → `attempt/` (one call through the provider's
-//! adapter) → `upstream/` (the network, or the built-in demo model) →
-//! `relay` (streams) → the caller.
+//! A request goes `executor` (runs the handler) → `http::incoming` (the
+//! request, read into Rust once) → `router` → a handler in `handlers/` →
+//! `retries` (retries, fallback, circuit breakers) → `attempt/` (one call
+//! through the provider's adapter) → `upstream/` (the network, or the
+//! built-in demo model) → `relay` (streams) → `http::respond` (the
+//! response, made in one call into JS) → the caller. Awaiting JS promises
+//! and timers goes through `promise`.
 //! Every decision is made by `edgeway-core`; this crate reads the clock and
 //! the CSPRNG (`runtime`), talks to the network and the bindings, and turns
 //! core's errors into responses.

@@ -80,12 +80,42 @@ impl Reply {
 }
 
 /// A JS `ReadableStream` of `chunks`, pulled as the runtime sends them.
+/// Each pull runs on `crate::executor`, so a chunk read from the upstream
+/// is relayed from the callback that delivers it, without a microtask in
+/// between. Cancelling the stream (the caller left) drops `chunks`.
 pub fn readable(chunks: impl futures_util::Stream<Item = Vec<u8>> + 'static) -> web_sys::ReadableStream {
     use futures_util::StreamExt;
-    use wasm_bindgen::JsCast;
-    // `Uint8Array::from` copies the chunk out of wasm memory in one call.
-    let chunks = chunks.map(|chunk| Ok(js_sys::Uint8Array::from(chunk.as_slice()).into()));
-    wasm_streams::ReadableStream::from_stream(chunks).into_raw().unchecked_into()
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsValue;
+
+    type Chunks = std::pin::Pin<Box<dyn futures_util::Stream<Item = Vec<u8>>>>;
+    let source: Rc<RefCell<Option<Chunks>>> = Rc::new(RefCell::new(Some(Box::pin(chunks))));
+    let pulled = Rc::clone(&source);
+    let pull = Closure::<dyn FnMut() -> js_sys::Promise>::new(move || {
+        let source = Rc::clone(&pulled);
+        crate::executor::spawn(async move {
+            let next = std::future::poll_fn(|cx| match source.borrow_mut().as_mut() {
+                Some(chunks) => chunks.poll_next_unpin(cx),
+                None => std::task::Poll::Ready(None),
+            })
+            .await;
+            match next {
+                // `Uint8Array::from` copies the chunk out of wasm memory.
+                Some(chunk) => js_sys::Uint8Array::from(chunk.as_slice()).into(),
+                None => {
+                    source.borrow_mut().take();
+                    JsValue::UNDEFINED
+                }
+            }
+        })
+    });
+    let cancel = Closure::<dyn FnMut()>::new(move || drop(source.borrow_mut().take()));
+    // JS owns the closures from here; they go when the stream is collected.
+    // (A pull still pending when the caller cancels ends with nothing to
+    // enqueue into a closed stream: the JS side ignores that.)
+    js::readable(pull.into_js_value(), cancel.into_js_value())
 }
 
 /// The OpenAI-style error response for `error`.
@@ -105,8 +135,10 @@ mod js {
 
     // `bytes` is a view of wasm memory: `slice` copies it before anything
     // else can run and reuse that memory.
-    #[wasm_bindgen(inline_js = "export function respond(status, packed, bytes, stream) { const headers = new Headers(); const p = packed.split('\\n'); for (let i = 1; i < p.length; i += 2) { try { headers.set(p[i - 1], p[i]); } catch {} } return new Response(bytes ? bytes.slice() : (stream || null), { status, headers }); }")]
+    #[wasm_bindgen(inline_js = "export function readable(pull, cancel) { return new ReadableStream({ pull: (c) => pull().then((chunk) => { try { if (chunk === undefined) c.close(); else c.enqueue(chunk); } catch {} }), cancel: () => { cancel(); } }); } \
+        export function respond(status, packed, bytes, stream) { const headers = new Headers(); const p = packed.split('\\n'); for (let i = 1; i < p.length; i += 2) { try { headers.set(p[i - 1], p[i]); } catch {} } return new Response(bytes ? bytes.slice() : (stream || null), { status, headers }); }")]
     extern "C" {
+        pub fn readable(pull: wasm_bindgen::JsValue, cancel: wasm_bindgen::JsValue) -> web_sys::ReadableStream;
         pub fn respond(status: u16, headers: &str, bytes: Option<&[u8]>, stream: Option<&web_sys::ReadableStream>) -> web_sys::Response;
     }
 }
