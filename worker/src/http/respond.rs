@@ -57,20 +57,11 @@ impl Reply {
         }
     }
 
-    /// The runtime's `Response`, made in one call into JS. Names and values
-    /// cross as one string, `name\nvalue\n…`; a value with a line break
-    /// (which HTTP forbids anyway) is left out rather than let it split.
+    /// The runtime's `Response`, made in one call into JS. A header value
+    /// with a line break (which HTTP forbids) is left out.
     pub fn into_response(self) -> web_sys::Response {
-        let mut packed = String::with_capacity(self.headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
-        for (name, value) in &self.headers {
-            if value.contains(['\n', '\r']) {
-                continue;
-            }
-            packed.push_str(name);
-            packed.push('\n');
-            packed.push_str(value);
-            packed.push('\n');
-        }
+        let valid = self.headers.iter().filter(|(_, v)| !v.contains(['\n', '\r'])).map(|(n, v)| (*n, v.as_str()));
+        let packed = super::pack_headers(valid).unwrap_or_default();
         match self.body {
             Body::Empty => js::respond(self.status, &packed, None, None),
             Body::Bytes(bytes) => js::respond(self.status, &packed, Some(&bytes), None),

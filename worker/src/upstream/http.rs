@@ -18,18 +18,8 @@ use super::{short, BodyStream, UpstreamBody, UpstreamResponse};
 /// failure (refused, reset, DNS) is an `Err` with a message that carries no
 /// secret (the URL and headers are not echoed).
 pub async fn send(request: &UpstreamRequest, abort: Option<&web_sys::AbortController>) -> Result<UpstreamResponse, String> {
-    // Headers cross into JS as one string (see `respond::set_all`), so a
-    // line break in a value (a mangled secret) must be refused here.
-    let mut headers = String::with_capacity(request.headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
-    for (name, value) in &request.headers {
-        if value.contains(['\n', '\r']) {
-            return Err(format!("invalid upstream header {name}"));
-        }
-        headers.push_str(name);
-        headers.push('\n');
-        headers.push_str(value);
-        headers.push('\n');
-    }
+    // A line break in a value (a mangled secret) is refused here.
+    let headers = crate::http::pack_headers(request.headers.iter().map(|(n, v)| (*n, v.as_str()))).map_err(|name| format!("invalid upstream header {name}"))?;
     let sent = crate::promise::settled(&js::post(&request.url, &headers, request.body.as_bytes(), abort))
         .await
         .map_err(|e| format!("could not reach the upstream: {}", short(&crate::http::error_text(e))))?;
