@@ -209,6 +209,11 @@ impl LiveStream {
         GatewayError::UpstreamError { provider: self.provider.clone(), status: Some(200), message }
     }
 
+    /// The bytes relayed so far and not yet handed on.
+    pub fn take_ready(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.pending)
+    }
+
     /// The assembled answer, delivered when the stream completes properly
     /// (never for a failed or cut stream). Needs `assemble` at start.
     pub fn answer(&mut self) -> futures_channel::oneshot::Receiver<edgeway_core::openai::ChatCompletion> {

@@ -380,9 +380,12 @@ fn answer_response(
                 let events = live.publish();
                 ctx.background.push(Box::pin(coalescer::publish(env.clone(), key, target.provider.clone(), target.model.clone(), events)));
             }
+            // What is relayed already (the first event) is in the body from
+            // the start, so the runtime can send it with the headers.
+            let ready = live.take_ready();
             let (body, stream_log) = (*live).into_body(log);
             ctx.stream_log = Some(stream_log);
-            Reply::event_stream(respond::readable(body))
+            Reply::event_stream(respond::readable(ready, body))
         }
         Answer::Json { bytes, usage, usage_estimated, cost_usd } => {
             if cache_to.is_some() {

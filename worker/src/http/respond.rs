@@ -70,11 +70,12 @@ impl Reply {
     }
 }
 
-/// A JS `ReadableStream` of `chunks`, pulled as the runtime sends them.
-/// Each pull runs on `crate::executor`, so a chunk read from the upstream
-/// is relayed from the callback that delivers it, without a microtask in
-/// between. Cancelling the stream (the caller left) drops `chunks`.
-pub fn readable(chunks: impl futures_util::Stream<Item = Vec<u8>> + 'static) -> web_sys::ReadableStream {
+/// A JS `ReadableStream` of `ready` (queued at once, when not empty), then
+/// `chunks`, pulled as the runtime sends them. Each pull runs on
+/// `crate::executor`, so a chunk read from the upstream is relayed from the
+/// callback that delivers it, without a microtask in between. Cancelling
+/// the stream (the caller left) drops `chunks`.
+pub fn readable(ready: Vec<u8>, chunks: impl futures_util::Stream<Item = Vec<u8>> + 'static) -> web_sys::ReadableStream {
     use futures_util::StreamExt;
     use std::cell::RefCell;
     use std::rc::Rc;
@@ -106,7 +107,8 @@ pub fn readable(chunks: impl futures_util::Stream<Item = Vec<u8>> + 'static) -> 
     // JS owns the closures from here; they go when the stream is collected.
     // (A pull still pending when the caller cancels ends with nothing to
     // enqueue into a closed stream: the JS side ignores that.)
-    js::readable(pull.into_js_value(), cancel.into_js_value())
+    let ready = (!ready.is_empty()).then(|| js_sys::Uint8Array::from(ready.as_slice()));
+    js::readable(ready.as_ref(), pull.into_js_value(), cancel.into_js_value())
 }
 
 /// The OpenAI-style error response for `error`.
@@ -126,10 +128,10 @@ mod js {
 
     // `bytes` is a view of wasm memory: `slice` copies it before anything
     // else can run and reuse that memory.
-    #[wasm_bindgen(inline_js = "export function readable(pull, cancel) { return new ReadableStream({ pull: (c) => pull().then((chunk) => { try { if (chunk === undefined) c.close(); else c.enqueue(chunk); } catch {} }), cancel: () => { cancel(); } }); } \
+    #[wasm_bindgen(inline_js = "export function readable(ready, pull, cancel) { return new ReadableStream({ start: (c) => { if (ready) c.enqueue(ready); }, pull: (c) => pull().then((chunk) => { try { if (chunk === undefined) c.close(); else c.enqueue(chunk); } catch {} }), cancel: () => { cancel(); } }, { highWaterMark: 8 }); } \
         export function respond(status, packed, bytes, stream) { const headers = new Headers(); const p = packed.split('\\n'); for (let i = 1; i < p.length; i += 2) { try { headers.set(p[i - 1], p[i]); } catch {} } return new Response(bytes ? bytes.slice() : (stream || null), { status, headers }); }")]
     extern "C" {
-        pub fn readable(pull: wasm_bindgen::JsValue, cancel: wasm_bindgen::JsValue) -> web_sys::ReadableStream;
+        pub fn readable(ready: Option<&js_sys::Uint8Array>, pull: wasm_bindgen::JsValue, cancel: wasm_bindgen::JsValue) -> web_sys::ReadableStream;
         pub fn respond(status: u16, headers: &str, bytes: Option<&[u8]>, stream: Option<&web_sys::ReadableStream>) -> web_sys::Response;
     }
 }
