@@ -35,16 +35,12 @@ pub async fn send(request: &UpstreamRequest, abort: Option<&web_sys::AbortContro
     Ok(UpstreamResponse { status, wait_hint_ms, body: UpstreamBody::Http(response) })
 }
 
-/// Reads a whole body natively.
-pub async fn read_whole(response: &web_sys::Response) -> Result<Vec<u8>, String> {
-    let promise = response.array_buffer().map_err(crate::http::error_text)?;
+/// Reads a whole body natively; `None`, without reading, when its declared
+/// `Content-Length` is over `limit`.
+pub async fn read_whole(response: &web_sys::Response, limit: usize) -> Result<Option<Vec<u8>>, String> {
+    let Some(promise) = js::read_within(response, limit as f64) else { return Ok(None) };
     let buffer = crate::promise::settled(&promise).await.map_err(|e| format!("the upstream connection broke: {}", short(&crate::http::error_text(e))))?;
-    Ok(Uint8Array::new(&buffer).to_vec())
-}
-
-/// The declared `Content-Length`, if any.
-pub fn content_length(response: &web_sys::Response) -> Option<usize> {
-    response.headers().get("content-length").ok().flatten().and_then(|v| v.parse().ok())
+    Ok(Some(Uint8Array::new(&buffer).to_vec()))
 }
 
 /// Streams a body chunk by chunk. Dropping the stream cancels the body,
@@ -62,6 +58,13 @@ mod js {
     // One call instead of a dozen: the headers come packed as
     // `name\nvalue\n`, the body as a view of wasm memory, copied here
     // (`slice`) before anything else can run and reuse that memory.
+    // The declared length and the read in one call: `null` when the body
+    // says it is longer than the limit.
+    #[wasm_bindgen(inline_js = "export function read_within(response, limit) { try { return Number(response.headers.get('content-length')) > limit ? null : response.arrayBuffer(); } catch (e) { return Promise.reject(e); } }")]
+    extern "C" {
+        pub fn read_within(response: &web_sys::Response, limit: f64) -> Option<js_sys::Promise>;
+    }
+
     #[wasm_bindgen(inline_js = "export function post(url, packed, body, abort) { try { const headers = {}; const p = packed.split('\\n'); for (let i = 1; i < p.length; i += 2) headers[p[i - 1]] = p[i]; return fetch(url, { method: 'POST', headers, body: body.slice(), signal: abort && abort.signal }); } catch (e) { return Promise.reject(e); } }")]
     extern "C" {
         pub fn post(url: &str, headers: &str, body: &[u8], abort: Option<&web_sys::AbortController>) -> js_sys::Promise;

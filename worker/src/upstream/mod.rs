@@ -48,10 +48,7 @@ impl UpstreamBody {
         let too_large = || format!("the upstream answer is larger than {limit} bytes");
         match self {
             Self::Http(response) => {
-                if http::content_length(&response).is_some_and(|len| len > limit) {
-                    return Err(too_large());
-                }
-                let bytes = http::read_whole(&response).await?;
+                let bytes = http::read_whole(&response, limit).await?.ok_or_else(too_large)?;
                 if bytes.len() > limit {
                     return Err(too_large());
                 }
