@@ -2,6 +2,8 @@
 // vars, a `request.cf` without most fields — as `make bench` runs it. A
 // runtime that offers less than Cloudflare's must still get answers and
 // JSON errors, never a panic (which would abort the isolate mid-request).
+// Here, with nothing between workerd and the mock upstream, is also where
+// the gateway's upstream connections can be counted.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,19 +12,23 @@ import { join } from 'node:path';
 import { stopProcess } from '../../bench/lib/processes.mjs';
 import { moduleGraph, startWorker, wranglerSettings } from '../../bench/lib/workerd.mjs';
 import { repoRoot, tempDir } from '../harness/processes.mjs';
+import { startMockUpstream } from '../mock/upstream.mjs';
 
 const KEY = 'ew-bare-workerd-test-key';
+const PROVIDER_KEY = 'sk-bare-workerd-provider';
 let temp;
 let worker;
+let mock;
 
 before(async () => {
+  mock = await startMockUpstream({ apiKey: PROVIDER_KEY });
   temp = tempDir('edgeway-bare-');
   const { main, compatibilityDate, compatibilityFlags } = wranglerSettings(repoRoot);
   worker = await startWorker({
     name: 'edgeway-bare',
     dir: temp.dir,
     modules: moduleGraph(join(repoRoot, main)),
-    bindings: { EDGEWAY_DEV_KEY: KEY },
+    bindings: { EDGEWAY_DEV_KEY: KEY, OPENAI_BASE_URL: `${mock.url}/v1`, OPENAI_API_KEY: PROVIDER_KEY },
     readyPath: '/healthz',
     compatibilityDate,
     compatibilityFlags,
@@ -31,6 +37,7 @@ before(async () => {
 
 after(async () => {
   if (worker) await stopProcess(worker);
+  await mock?.close();
   temp?.remove();
 });
 
@@ -57,3 +64,23 @@ test('answers, streams and errors work without Cloudflare\'s extras, and nothing
   const log = readFileSync(join(temp.dir, 'workerd.log'), 'utf8');
   assert.ok(!/panicked|RuntimeError: unreachable/.test(log), log.slice(-2000));
 });
+
+// An answer read to its end leaves its connection to the runtime's pool, so
+// the next request to the same provider does not open a new one. A stream
+// used to be cancelled as soon as its final event arrived, which closed
+// the connection after every streamed answer.
+for (const stream of [true, false]) {
+  test(`${stream ? 'streamed' : 'whole'} answers in a row reuse one upstream connection`, async () => {
+    const id = mock.createScenario([{}]);
+    for (let i = 0; i < 5; i++) {
+      const res = await call('/v1/chat/completions', { model: 'gpt-4o-mini', stream, messages: [{ role: 'user', content: `connection ${i} mock-scenario:${id}` }] });
+      assert.equal(res.status, 200);
+      if (stream) assert.match(await res.text(), /data: \[DONE\]\n\n$/);
+      else assert.match((await res.json()).choices[0].message.content, /^Mock reply: connection/);
+    }
+    const seen = mock.scenario(id);
+    assert.equal(seen.requests, 5);
+    const ports = new Set(seen.log.map((entry) => entry.remotePort));
+    assert.equal(ports.size, 1, `the five requests came on ${ports.size} connections`);
+  });
+}

@@ -40,10 +40,11 @@
 //      behaviour. Scenarios are independent, so tests can run in parallel.
 //   3. Inspect what the upstream saw with `GET /__mock/scenarios/<id>` or
 //      `scenario(id)`: per request its `path` (pathname and query), `dialect`,
-//      `operation` ("chat" or "embeddings"), headers and body, the events
-//      emitted with their timings and kinds, whether the response finished,
-//      and whether the client (the gateway) went away before the response was
-//      finished (`clientClosedEarly`).
+//      `operation` ("chat" or "embeddings"), headers and body, the port it
+//      came from (`remotePort`: one per connection), the events emitted with
+//      their timings and kinds, whether the response finished, and whether
+//      the client (the gateway) went away before the response was finished
+//      (`clientClosedEarly`).
 //
 // Other control routes: `POST /__mock/reset` (forget scenarios and counters),
 // `GET /__mock/stats` (global request counters; `?by=dialect` adds
@@ -1408,6 +1409,8 @@ function claimStep(state, req, raw, parsed, route) {
 function newLogEntry(req, parsed, route) {
   return {
     receivedAt: req.receivedAt,
+    // Which connection it came on: the caller's port.
+    remotePort: req.socket.remotePort,
     path: route.url.pathname + route.url.search,
     dialect: route.dialect.name,
     operation: route.operation,

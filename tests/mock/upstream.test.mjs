@@ -342,6 +342,7 @@ describe('scenarios', () => {
     assert.equal(entry.headers.authorization, `Bearer ${API_KEY}`);
     assert.deepEqual(entry.body, body);
     assert.equal(entry.clientClosedEarly, false);
+    assert.ok(Number.isInteger(entry.remotePort) && entry.remotePort > 0);
     // role + 5 pieces + finish + [DONE]
     assert.equal(entry.emitted.length, 8);
     entry.emitted.forEach((e, i) => {
