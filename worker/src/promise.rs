@@ -52,14 +52,7 @@ pub fn take_settling() -> bool {
 
 /// Called from JS when the promise in slot `index` settles.
 fn settle(index: u32, fulfilled: bool, value: JsValue) {
-    let slot = TABLE.with(|table| {
-        let mut table = table.borrow_mut();
-        let slot = table.slots.get_mut(index as usize).and_then(Option::take);
-        if slot.is_some() {
-            table.free.push(index);
-        }
-        slot
-    });
+    let slot = release(index);
     // The future may have been dropped (a timeout won the race): then no
     // one is waiting, and the outcome is simply dropped with the slot.
     let Some(slot) = slot else { return };
@@ -101,17 +94,22 @@ pub struct TimerHandle {
 /// Stops a timer that has not fired, and frees its slot (its callback will
 /// never come). A timer that fired already is left alone.
 pub fn cancel_timer(handle: TimerHandle) {
-    let pending = TABLE.with(|table| {
-        let mut table = table.borrow_mut();
-        let slot = table.slots.get_mut(handle.index as usize).and_then(Option::take);
-        if slot.is_some() {
-            table.free.push(handle.index);
-        }
-        slot.is_some()
-    });
-    if pending {
+    if release(handle.index).is_some() {
         js::clear_timer(&handle.id);
     }
+}
+
+/// Empties slot `index` and frees it for reuse; `None` if it was empty
+/// (settled already).
+fn release(index: u32) -> Option<Shared> {
+    TABLE.with(|table| {
+        let mut table = table.borrow_mut();
+        let slot = table.slots.get_mut(index as usize).and_then(Option::take);
+        if slot.is_some() {
+            table.free.push(index);
+        }
+        slot
+    })
 }
 
 /// A new slot, and the future that reads it.

@@ -22,7 +22,8 @@ pub struct Timer {
 impl Timer {
     /// Starts a timer.
     pub fn new(ms: u64) -> Self {
-        let (fired, handle) = promise::timer(u32::try_from(ms).unwrap_or(i32::MAX as u32).min(i32::MAX as u32));
+        // setTimeout fires at once for delays past i32::MAX: clamp them.
+        let (fired, handle) = promise::timer(u32::try_from(ms.min(i32::MAX as u64)).unwrap_or(0));
         Self { fired, handle: Some(handle) }
     }
 }

@@ -4,6 +4,7 @@ use edgeway_core::GatewayError;
 use futures_util::StreamExt;
 use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
+
 use super::incoming::Incoming;
 use crate::upstream::{short, BodyStream};
 
@@ -46,10 +47,9 @@ async fn whole(request: &web_sys::Request) -> Result<Vec<u8>, String> {
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
-/// A body as a stream of chunks. Dropping the stream before the body ends
-/// cancels it: for an upload that stops it, for an upstream answer that
-/// closes the connection.
-/// `broke` starts the message of a read that fails.
+/// A body as a stream of chunks; `broke` starts the message of a read that
+/// fails. Dropping the stream before the body ends cancels it: for an
+/// upload that stops it, for an upstream answer that closes the connection.
 pub fn chunks(body: web_sys::ReadableStream, broke: &'static str) -> BodyStream {
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     let guard = CancelOnDrop { reader: Some(reader) };

@@ -60,8 +60,9 @@ impl Reply {
     /// The runtime's `Response`, made in one call into JS. A header value
     /// with a line break (which HTTP forbids) is left out.
     pub fn into_response(self) -> web_sys::Response {
-        let valid = self.headers.iter().filter(|(_, v)| !v.contains(['\n', '\r'])).map(|(n, v)| (*n, v.as_str()));
-        let packed = super::pack_headers(valid).unwrap_or_default();
+        let all = self.headers.iter().map(|(n, v)| (*n, v.as_str()));
+        // Only a reply with a bad value pays for a second, filtered pass.
+        let packed = super::pack_headers(all.clone()).or_else(|_| super::pack_headers(all.filter(|(_, v)| !v.contains(['\n', '\r'])))).unwrap_or_default();
         match self.body {
             Body::Empty => js::respond(self.status, &packed, None, None),
             Body::Bytes(bytes) => js::respond(self.status, &packed, Some(&bytes), None),
