@@ -84,3 +84,52 @@ for (const stream of [true, false]) {
     assert.equal(ports.size, 1, `the five requests came on ${ports.size} connections`);
   });
 }
+
+// A crash (here a panic, in test mode, on purpose) loses the wasm instance.
+// The next request must get a new one — worker/entry.js sends it through
+// worker-build's recovery path — not "Module terminated" forever after.
+test('after the wasm instance crashes, the next request gets a new one', async () => {
+  const crashTemp = tempDir('edgeway-crash-');
+  const { main, compatibilityDate, compatibilityFlags } = wranglerSettings(repoRoot);
+  const admin = 'ew-bare-workerd-admin';
+  const crashing = await startWorker({
+    name: 'edgeway-crash',
+    dir: crashTemp.dir,
+    modules: moduleGraph(join(repoRoot, main)),
+    bindings: { EDGEWAY_DEV_KEY: KEY, EDGEWAY_TEST_MODE: '1', EDGEWAY_ADMIN_TOKEN: admin },
+    readyPath: '/healthz',
+    compatibilityDate,
+    compatibilityFlags,
+  });
+  try {
+    const ask = (content) => fetch(`${crashing.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'demo', messages: [{ role: 'user', content }] }),
+    });
+    assert.equal((await ask('before')).status, 200);
+    // The instance keeps the test clock; a new instance starts it afresh.
+    const advanced = await fetch(`${crashing.url}/admin/api/test/clock`, {
+      method: 'POST', headers: { 'x-edgeway-admin-token': admin }, body: JSON.stringify({ advance_ms: 3_600_000 }),
+    });
+    const before = (await advanced.json()).now_ms;
+
+    const crash = await fetch(`${crashing.url}/admin/api/test/crash`, { method: 'POST', headers: { 'x-edgeway-admin-token': admin } });
+    assert.equal(crash.status, 500);
+    await crash.arrayBuffer();
+    assert.match(readFileSync(join(crashTemp.dir, 'workerd.log'), 'utf8'), /crashed on purpose/);
+
+    for (const content of ['after', 'and again']) {
+      const answer = await ask(content);
+      assert.equal(answer.status, 200, await answer.clone().text());
+      assert.equal((await answer.json()).choices[0].message.content, `You said: ${content}`);
+    }
+    const clock = await fetch(`${crashing.url}/admin/api/test/clock`, {
+      method: 'POST', headers: { 'x-edgeway-admin-token': admin }, body: JSON.stringify({ advance_ms: 0 }),
+    });
+    assert.ok((await clock.json()).now_ms < before, 'the test clock was not reset: the old instance answered');
+  } finally {
+    await stopProcess(crashing);
+    crashTemp.remove();
+  }
+});

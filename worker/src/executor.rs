@@ -35,15 +35,31 @@ struct Task {
 pub fn spawn(future: impl Future<Output = JsValue> + 'static) -> js_sys::Promise {
     let mut resolve = None;
     let promise = js_sys::Promise::new(&mut |on_resolve, _| resolve = Some(on_resolve));
+    start(Box::pin(future), resolve);
+    promise
+}
+
+/// Runs `future` to its end, with no promise for anyone to wait on (a
+/// streamed body's writer: the runtime waits on the body instead).
+pub fn detach(future: impl Future<Output = ()> + 'static) {
+    start(
+        Box::pin(async move {
+            future.await;
+            JsValue::UNDEFINED
+        }),
+        None,
+    );
+}
+
+fn start(future: Boxed, resolve: Option<js_sys::Function>) {
     let task = Rc::new(Task {
-        future: RefCell::new(Some(Box::pin(future))),
+        future: RefCell::new(Some(future)),
         resolve: RefCell::new(resolve),
         polling: Cell::new(false),
         woken: Cell::new(false),
         queued: Cell::new(false),
     });
     run(&task);
-    promise
 }
 
 /// Polls the task until it is done or waits on something not yet ready.

@@ -181,7 +181,7 @@ const MAX_USER_AGENT: usize = 256;
 /// the data center that took it.
 fn note_caller(request: &Incoming, log: &mut RequestLog) {
     log.user_agent = request.header("user-agent").map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-    log.colo = request.colo().map(str::to_owned);
+    log.colo = request.header("cf-ray").and_then(edgeway_core::log::colo_from_ray).map(str::to_owned);
 }
 
 /// Route, provider and model headers on an error, as far as they are known.

@@ -31,6 +31,16 @@ pub fn parse_metadata(header: &str) -> Result<Map<String, Value>, crate::Gateway
     crate::json::from_str::<Map<String, Value>>(header).map_err(|_| refuse(format!("{} must be a JSON object", crate::headers::METADATA)))
 }
 
+/// The data center named by a `cf-ray` header (`8a1b2c3d4e5f6789-SJC`):
+/// Cloudflare puts it on every request it hands a Worker, so the log need
+/// not read `request.cf`, which the runtime builds from JSON on first use.
+/// `None` for anything that does not end in a short uppercase code.
+pub fn colo_from_ray(ray: &str) -> Option<&str> {
+    let (_, colo) = ray.trim().rsplit_once('-')?;
+    let plausible = (2..=5).contains(&colo.len()) && colo.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    plausible.then_some(colo)
+}
+
 /// What is stored of a prompt when a route logs bodies: its messages as
 /// JSON, redacted.
 pub fn prompt_body(request: &crate::openai::ChatRequest) -> String {
@@ -282,6 +292,15 @@ impl RequestLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_data_center_is_read_from_the_ray_id() {
+        assert_eq!(colo_from_ray("8a1b2c3d4e5f6789-SJC"), Some("SJC"));
+        assert_eq!(colo_from_ray(" 8a1b2c3d4e5f6789-LHR "), Some("LHR"));
+        for no in ["", "8a1b2c3d4e5f6789", "8a1b2c3d4e5f6789-", "8a1b2c3d4e5f6789-sjc", "8a1b-S J", "8a1b-TOOLONGCODE"] {
+            assert_eq!(colo_from_ray(no), None, "{no:?}");
+        }
+    }
 
     #[test]
     fn a_record_is_one_json_line_without_empty_fields() {

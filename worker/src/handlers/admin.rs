@@ -266,8 +266,11 @@ struct ClockInput {
     advance_ms: u64,
 }
 
-/// Test mode's switches: `POST /admin/api/test/clock {"advance_ms": n}`
-/// and `POST /admin/api/test/faults {"limiter": true, ...}`.
+/// Test mode's switches: `POST /admin/api/test/clock {"advance_ms": n}`,
+/// `POST /admin/api/test/faults {"limiter": true, ...}`, and
+/// `POST /admin/api/test/crash`, which panics on purpose: the wasm
+/// instance is lost, and the test checks that the next request gets a new
+/// one (`worker/entry.js`).
 async fn test_switch(request: &Incoming, what: &str, method: &Method, path: &str) -> Result<Reply, GatewayError> {
     match (what, method) {
         ("clock", Method::Post) => {
@@ -275,7 +278,8 @@ async fn test_switch(request: &Incoming, what: &str, method: &Method, path: &str
             test_mode::advance_clock(input.advance_ms);
         }
         ("faults", Method::Post) => test_mode::set_faults(json_body::<Faults>(request).await?),
-        ("clock" | "faults", _) => return Err(GatewayError::MethodNotAllowed { method: method.to_string(), path: path.to_owned(), allowed: "POST" }),
+        ("crash", Method::Post) => panic!("crashed on purpose (test mode)"),
+        ("clock" | "faults" | "crash", _) => return Err(GatewayError::MethodNotAllowed { method: method.to_string(), path: path.to_owned(), allowed: "POST" }),
         _ => return Err(GatewayError::NotFound { method: method.to_string(), path: path.to_owned() }),
     }
     Ok(Reply::json(200, json!({"now_ms": runtime::now_ms(), "faults": test_mode::faults()}).to_string()))

@@ -1,7 +1,7 @@
 //! The caller's request as the handlers see it.
 //!
-//! Its method, URL, data center and every header cross from JS into Rust in
-//! one call, as one string, when the request arrives. A request's headers
+//! Its method, URL and every header cross from JS into Rust in one call,
+//! as one string, when the request arrives. A request's headers
 //! are read a dozen times on its way through the gateway (the key, the
 //! request id, the overrides, the cache controls…), and each read through
 //! the runtime's `Headers` was two calls into JS and a string copy: under
@@ -14,29 +14,30 @@ use worker::Method;
 pub struct Incoming {
     raw: web_sys::Request,
     method: Method,
-    url: String,
-    /// The Cloudflare data center that took the request, when known.
-    colo: Option<String>,
-    /// `name\nvalue\n` for every header, names lowercase (a line feed can be
-    /// in neither), values of a repeated header joined by the runtime.
-    headers: String,
+    /// `method\nurl\nname\nvalue…`: the method, the URL, then every
+    /// header's name and value (names lowercase; a line feed can be in
+    /// none of them, and the runtime joins a repeated header's values).
+    packed: String,
+    /// Where the URL is in `packed`.
+    url: std::ops::Range<usize>,
 }
 
 impl Incoming {
-    /// Reads `raw`'s method, URL, data center and headers.
+    /// Reads `raw`'s method, URL and headers.
     pub fn read(raw: web_sys::Request) -> Self {
         let packed = js::read_request(&raw);
-        let mut parts = packed.splitn(4, '\n');
-        let method = Method::from(parts.next().unwrap_or_default().to_owned());
-        let url = parts.next().unwrap_or_default().to_owned();
-        let colo = parts.next().filter(|c| !c.is_empty()).map(str::to_owned);
-        let headers = parts.next().unwrap_or_default().to_owned();
-        Self { raw, method, url, colo, headers }
+        let line_end = |from: usize| packed[from..].find('\n').map_or(packed.len(), |at| from + at);
+        let method_end = line_end(0);
+        let url_start = (method_end + 1).min(packed.len());
+        let url = url_start..line_end(url_start);
+        let method = Method::from(packed[..method_end].to_owned());
+        Self { raw, method, packed, url }
     }
 
     /// A header's value; names are matched without regard to case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        let mut fields = self.headers.split('\n');
+        let headers = self.packed.get(self.url.end + 1..).unwrap_or_default();
+        let mut fields = headers.split('\n');
         while let (Some(field), Some(value)) = (fields.next(), fields.next()) {
             if field.eq_ignore_ascii_case(name) {
                 return Some(value);
@@ -52,18 +53,12 @@ impl Incoming {
 
     /// The full URL.
     pub fn url(&self) -> &str {
-        &self.url
+        &self.packed[self.url.clone()]
     }
 
     /// The URL's path, without its query.
     pub fn path(&self) -> &str {
-        edgeway_core::query_string::path(&self.url)
-    }
-
-    /// The data center that took the request (`cf.colo`), when the runtime
-    /// says (bare workerd and Miniflare may not).
-    pub fn colo(&self) -> Option<&str> {
-        self.colo.as_deref()
+        edgeway_core::query_string::path(self.url())
     }
 
     /// The runtime's request: its body and its abort signal.
@@ -75,7 +70,7 @@ impl Incoming {
 mod js {
     use wasm_bindgen::prelude::wasm_bindgen;
 
-    #[wasm_bindgen(inline_js = "export function read_request(r) { let s = r.method + '\\n' + r.url + '\\n' + ((r.cf && r.cf.colo) || ''); for (const [n, v] of r.headers) s += '\\n' + n + '\\n' + v; return s; }")]
+    #[wasm_bindgen(inline_js = "export function read_request(r) { let s = r.method + '\\n' + r.url; for (const [n, v] of r.headers) s += '\\n' + n + '\\n' + v; return s; }")]
     extern "C" {
         pub fn read_request(request: &web_sys::Request) -> String;
     }
