@@ -260,6 +260,12 @@ async fn purge(request: &Incoming, env: &Env, now: u64) -> Result<Reply, Gateway
     Ok(Reply::json(200, json!({"purged": input.namespace.as_deref().unwrap_or("all"), "version": version}).to_string()))
 }
 
+/// Loses the wasm instance on purpose (test mode only): a panic aborts it.
+#[allow(clippy::panic, reason = "test mode's crash switch exists to panic")]
+fn crash() {
+    panic!("crashed on purpose (test mode)");
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClockInput {
@@ -278,7 +284,7 @@ async fn test_switch(request: &Incoming, what: &str, method: &Method, path: &str
             test_mode::advance_clock(input.advance_ms);
         }
         ("faults", Method::Post) => test_mode::set_faults(json_body::<Faults>(request).await?),
-        ("crash", Method::Post) => panic!("crashed on purpose (test mode)"),
+        ("crash", Method::Post) => crash(),
         ("clock" | "faults" | "crash", _) => return Err(GatewayError::MethodNotAllowed { method: method.to_string(), path: path.to_owned(), allowed: "POST" }),
         _ => return Err(GatewayError::NotFound { method: method.to_string(), path: path.to_owned() }),
     }
