@@ -4,8 +4,6 @@
 //! gets `now` from here, which is also where test mode's movable clock
 //! (`crate::test_mode`) takes effect.
 
-use wasm_bindgen::JsCast;
-
 /// Milliseconds since the Unix epoch. In Workers the clock only advances
 /// across I/O (a Spectre mitigation), which is what timing I/O needs.
 pub fn now_ms() -> u64 {
@@ -13,22 +11,39 @@ pub fn now_ms() -> u64 {
 }
 
 thread_local! {
-    /// The runtime's `crypto`, looked up once per isolate.
-    static CRYPTO: Option<web_sys::Crypto> = js_sys::global().dyn_into::<web_sys::WorkerGlobalScope>().ok().and_then(|scope| scope.crypto().ok());
+    /// The runtime's `crypto`, looked up once per isolate. (Not through
+    /// `WorkerGlobalScope`: workerd's global is not an instance of it.)
+    static CRYPTO: Option<web_sys::Crypto> = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())
+        .ok()
+        .filter(|crypto| crypto.is_object())
+        .map(wasm_bindgen::JsCast::unchecked_into);
+    /// Makes ids unique should the CSPRNG ever fail (see `random_bytes`).
+    static FALLBACK_COUNTER: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// Fills `N` bytes from the runtime's `crypto.getRandomValues`.
-pub fn random_bytes<const N: usize>() -> [u8; N] {
+/// `N` bytes from the runtime's CSPRNG (`crypto.getRandomValues`), or
+/// `None` if it failed, which it does not in Workers. For secrets.
+pub fn secret_bytes<const N: usize>() -> Option<[u8; N]> {
     let mut bytes = [0u8; N];
-    let filled = CRYPTO.with(|crypto| crypto.as_ref().is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok()));
-    if !filled {
-        // getRandomValues cannot fail for 16 bytes in workerd; if it ever did,
-        // ids must still be unique, so fall back to Math.random.
-        for byte in &mut bytes {
-            *byte = (js_sys::Math::random() * 256.0) as u8;
+    CRYPTO.with(|crypto| crypto.as_ref().is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok())).then_some(bytes)
+}
+
+/// `N` random bytes for ids and jitter: the CSPRNG's, or, if it ever
+/// failed, bytes that are at least unique within the isolate (the time and
+/// a counter). Secrets use [`secret_bytes`], which has no such fallback.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    secret_bytes().unwrap_or_else(|| {
+        let count = FALLBACK_COUNTER.with(|c| {
+            c.set(c.get().wrapping_add(1));
+            c.get()
+        });
+        let mut bytes = [0u8; N];
+        let seed = (js_sys::Date::now() as u64).to_le_bytes().into_iter().chain(count.to_le_bytes()).cycle();
+        for (byte, from) in bytes.iter_mut().zip(seed) {
+            *byte = from;
         }
-    }
-    bytes
+        bytes
+    })
 }
 
 /// A timeout for a sequence of waits whose deadline keeps moving, like the

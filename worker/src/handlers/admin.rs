@@ -110,12 +110,17 @@ async fn list(env: &Env, now: u64) -> Result<Reply, GatewayError> {
     Ok(Reply::json(200, json!({"object": "list", "data": keys}).to_string()))
 }
 
+/// The random part of a new key string, from the CSPRNG only.
+fn key_bytes<const N: usize>() -> Result<[u8; N], GatewayError> {
+    runtime::secret_bytes().ok_or_else(|| GatewayError::Internal { message: "the runtime's random number generator failed".to_owned() })
+}
+
 /// Creates a key. Its string and signing secret are in this answer only.
 async fn create(request: &Incoming, env: &Env, now: u64) -> Result<Reply, GatewayError> {
     let input: KeyInput = json_body(request).await?;
     let kind = input.kind.unwrap_or(KeyKind::Server);
     let config = config::get()?;
-    let new = key_string::generate(kind, runtime::random_bytes());
+    let new = key_string::generate(kind, key_bytes()?);
     let record = KeyRecord::create(new.id, input, now, |route| config.route(route).is_some()).map_err(input_error)?;
     keys_store::save(env, &key_string::hash(&new.secret), &record).await?;
     audit::record(env, now, "key.created", &record.id, &format!("{} ({:?})", record.name, record.kind)).await;
@@ -208,7 +213,7 @@ async fn playground_token(request: &Incoming, env: &Env, now: u64) -> Result<Rep
             };
             let record = KeyRecord::create(PLAYGROUND_KEY_ID.to_owned(), input, now, |route| config.route(route).is_some()).map_err(input_error)?;
             // The key string is never shown: the playground uses tokens.
-            let unused = key_string::generate(KeyKind::Publishable, runtime::random_bytes());
+            let unused = key_string::generate(KeyKind::Publishable, key_bytes()?);
             keys_store::save(env, &key_string::hash(&unused.secret), &record).await?;
             audit::record(env, now, "key.created", &record.id, &record.name).await;
             record
