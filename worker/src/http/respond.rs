@@ -132,8 +132,11 @@ pub fn error(error: &GatewayError, request_id: &str) -> Reply {
 mod js {
     use wasm_bindgen::prelude::wasm_bindgen;
 
-    // `bytes` is a view of wasm memory: `slice` copies it before anything
-    // else can run and reuse that memory. The headers go in as one object
+    // `bytes` is a view of wasm memory. A `Response` copies its body when it
+    // is made (mutating the memory afterwards leaves it unchanged), so the
+    // view goes in as is; a write into the pipe is read later, so `write`
+    // copies (`slice`) before anything else can reuse that memory. The
+    // headers go in as one object
     // (a `set` apiece cost about a microsecond more per header); only a
     // value the runtime refuses sends them through `set`, one by one, to
     // leave that one out.
@@ -141,7 +144,7 @@ mod js {
         export function write(writer, bytes) { try { return writer.write(bytes.slice()); } catch (e) { return Promise.reject(e); } } \
         export function closed(writer) { return writer.closed; } \
         export function close(writer) { writer.close().catch(() => {}); } \
-        export function respond(status, packed, bytes, stream) { const p = packed.split('\\n'); const body = bytes ? bytes.slice() : (stream || null); const init = {}; for (let i = 1; i < p.length; i += 2) init[p[i - 1]] = p[i]; try { return new Response(body, { status, headers: init }); } catch { const headers = new Headers(); for (let i = 1; i < p.length; i += 2) { try { headers.set(p[i - 1], p[i]); } catch {} } return new Response(body, { status, headers }); } }")]
+        export function respond(status, packed, bytes, stream) { const p = packed.split('\\n'); const body = bytes || stream || null; const init = {}; for (let i = 1; i < p.length; i += 2) init[p[i - 1]] = p[i]; try { return new Response(body, { status, headers: init }); } catch { const headers = new Headers(); for (let i = 1; i < p.length; i += 2) { try { headers.set(p[i - 1], p[i]); } catch {} } return new Response(body, { status, headers }); } }")]
     extern "C" {
         pub fn open_pipe() -> js_sys::Array;
         pub fn write(writer: &wasm_bindgen::JsValue, bytes: &[u8]) -> js_sys::Promise;

@@ -55,9 +55,6 @@ pub fn stream(response: &web_sys::Response) -> BodyStream {
 mod js {
     use wasm_bindgen::prelude::wasm_bindgen;
 
-    // One call instead of a dozen: the headers come packed as
-    // `name\nvalue\n`, the body as a view of wasm memory, copied here
-    // (`slice`) before anything else can run and reuse that memory.
     // The declared length and the read in one call: `null` when the body
     // says it is longer than the limit.
     #[wasm_bindgen(inline_js = "export function read_within(response, limit) { try { return Number(response.headers.get('content-length')) > limit ? null : response.arrayBuffer(); } catch (e) { return Promise.reject(e); } }")]
@@ -65,7 +62,11 @@ mod js {
         pub fn read_within(response: &web_sys::Response, limit: f64) -> Option<js_sys::Promise>;
     }
 
-    #[wasm_bindgen(inline_js = "export function post(url, packed, body, abort) { try { const headers = {}; const p = packed.split('\\n'); for (let i = 1; i < p.length; i += 2) headers[p[i - 1]] = p[i]; return fetch(url, { method: 'POST', headers, body: body.slice(), signal: abort && abort.signal }); } catch (e) { return Promise.reject(e); } }")]
+    // One call instead of a dozen: the headers come packed as
+    // `name\nvalue\n`, the body as a view of wasm memory, which `fetch`
+    // copies into its request before it returns (as `new Request` does:
+    // mutating the memory afterwards leaves the body unchanged).
+    #[wasm_bindgen(inline_js = "export function post(url, packed, body, abort) { try { const headers = {}; const p = packed.split('\\n'); for (let i = 1; i < p.length; i += 2) headers[p[i - 1]] = p[i]; return fetch(url, { method: 'POST', headers, body, signal: abort && abort.signal }); } catch (e) { return Promise.reject(e); } }")]
     extern "C" {
         pub fn post(url: &str, headers: &str, body: &[u8], abort: Option<&web_sys::AbortController>) -> js_sys::Promise;
     }
