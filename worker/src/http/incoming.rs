@@ -20,6 +20,9 @@ pub struct Incoming {
     packed: String,
     /// Where the URL is in `packed`.
     url: std::ops::Range<usize>,
+    /// Where each header's name and value are in `packed`: found once, as
+    /// a request's headers are looked up a dozen times.
+    headers: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
 }
 
 impl Incoming {
@@ -31,19 +34,22 @@ impl Incoming {
         let url_start = (method_end + 1).min(packed.len());
         let url = url_start..line_end(url_start);
         let method = Method::from(packed[..method_end].to_owned());
-        Self { raw, method, packed, url }
+        let mut headers = Vec::new();
+        let mut at = url.end + 1;
+        while at < packed.len() {
+            let name = at..line_end(at);
+            let value_start = (name.end + 1).min(packed.len());
+            let value = value_start..line_end(value_start);
+            at = value.end + 1;
+            headers.push((name, value));
+        }
+        Self { raw, method, packed, url, headers }
     }
 
     /// A header's value; names are matched without regard to case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        let headers = self.packed.get(self.url.end + 1..).unwrap_or_default();
-        let mut fields = headers.split('\n');
-        while let (Some(field), Some(value)) = (fields.next(), fields.next()) {
-            if field.eq_ignore_ascii_case(name) {
-                return Some(value);
-            }
-        }
-        None
+        let (_, value) = self.headers.iter().find(|(field, _)| self.packed[field.clone()].eq_ignore_ascii_case(name))?;
+        Some(&self.packed[value.clone()])
     }
 
     /// The HTTP method.
