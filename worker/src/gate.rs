@@ -25,7 +25,9 @@ pub async fn pass(request: &Incoming, env: &Env, ctx: &mut RequestContext, calle
         }
     }
     let Some(key) = &caller.key else { return Ok(()) };
-    let admitted = limiter::admit(env, key, caller.end_user.as_deref(), estimated_tokens, runtime::now_ms(), &mut ctx.response_headers).await?;
+    // Boxed: only gateway keys have limits (not the dev key), and the
+    // limiter's state need not be part of every request's future.
+    let admitted = Box::pin(limiter::admit(env, key, caller.end_user.as_deref(), estimated_tokens, runtime::now_ms(), &mut ctx.response_headers)).await?;
     ctx.response_headers.extend(admitted.headers);
     ctx.admission = admitted.admission;
     if let Some(log) = &mut ctx.log {

@@ -136,7 +136,9 @@ async fn route(request: &Incoming, env: &Env, method: &Method, path: &str, ctx: 
         _ if path.starts_with("/v1/") && *method == Method::Options => {
             Ok(cors::preflight(env, request.header("origin"), runtime::now_ms()).await)
         }
-        _ if path.starts_with("/admin/api/") => handlers::admin::handle(request, env, method, path).await,
+        // Boxed: the admin API and embeddings are seldom called, and their
+        // state need not be part of every chat request's future.
+        _ if path.starts_with("/admin/api/") => Box::pin(handlers::admin::handle(request, env, method, path)).await,
         "/v1/chat/completions" => match method {
             Method::Post => {
                 let caller = authenticated(request, env, ctx).await?;
@@ -147,7 +149,7 @@ async fn route(request: &Incoming, env: &Env, method: &Method, path: &str, ctx: 
         "/v1/embeddings" => match method {
             Method::Post => {
                 let caller = authenticated(request, env, ctx).await?;
-                handlers::embeddings::handle(request, env, ctx, &caller).await
+                Box::pin(handlers::embeddings::handle(request, env, ctx, &caller)).await
             }
             _ => Err(not_allowed("POST")),
         },

@@ -44,7 +44,10 @@ pub async fn handle(request: &Incoming, env: &Env, ctx: &mut RequestContext, cal
     let body = body::read_limited(request, config.max_request_bytes).await?;
     let mut chat = parse_chat_request(&body)?;
     let route = config.route_for(&chat.model)?;
-    let tiered = choose_tier(request, env, route, &chat, ctx).await?;
+    // Boxed, as are the other steps most routes skip: their state would
+    // otherwise sit in every request's future (kilobytes, copied as it
+    // moves), and their code in the middle of the common path's.
+    let tiered = if route.tiers.is_empty() { None } else { Box::pin(choose_tier(request, env, route, &chat, ctx)).await? };
     let route = tiered.as_ref().unwrap_or(route);
     if let Some(log) = &mut ctx.log {
         log.route = Some(route.name.clone());
@@ -68,29 +71,11 @@ pub async fn handle(request: &Incoming, env: &Env, ctx: &mut RequestContext, cal
     let cache_plan = cache_plan(request, route, &chat, caller)?;
     let cache_key = match cache_plan.mode {
         CacheMode::Bypass => None,
-        _ => cache::entry_key(env, &cache_plan.namespace, &chat, runtime::now_ms()).await,
+        _ => match Box::pin(consult_cache(request, env, route, &chat, &cache_plan, ctx)).await? {
+            Consulted::Answered(reply) => return Ok(reply),
+            Consulted::Miss(key) => key,
+        },
     };
-    if let (CacheMode::Lookup, Some(key)) = (cache_plan.mode, &cache_key) {
-        if let Some(entry) = cache::lookup(env, key, runtime::now_ms()).await {
-            return Ok(hit_response(&entry, &chat, route, ctx, "hit"));
-        }
-        if let Some(hit) = semantic_lookup(request, env, route, &chat, &cache_plan, key, ctx).await {
-            return Ok(semantic_response(hit, &chat, route, ctx));
-        }
-        // A miss: unless an identical request is already being answered,
-        // this one makes the answer and shares it when it is stored.
-        match coalescer::join(env, key, runtime::now_ms(), route.timeouts.total_ms).await {
-            Role::Follow(entry) => return Ok(hit_response(&entry, &chat, route, ctx, "coalesced")),
-            Role::Live { events, provider, model } => {
-                let target = Target { provider, model };
-                return follow_live(request, env, events, &target, &chat, route, ctx).await;
-            }
-            Role::Lead => ctx.coalesce_lead = Some(key.clone()),
-        }
-    }
-    if let (CacheMode::Refresh, Some(key)) = (cache_plan.mode, &cache_key) {
-        semantic_lookup(request, env, route, &chat, &cache_plan, key, ctx).await;
-    }
     // A streaming leader shares its events live with those who follow it.
     let publish_to = ctx.coalesce_lead.clone().filter(|_| chat.is_stream());
     let deadline_ms = ctx.started_ms + route.timeouts.total_ms;
@@ -118,6 +103,47 @@ pub async fn handle(request: &Incoming, env: &Env, ctx: &mut RequestContext, cal
     let mut response = answer_response(answered, route, &target, ctx, pending, env, publish_to)?;
     response.set(headers::CACHE, status);
     Ok(response)
+}
+
+/// What the cache made of a request, on a route that has one.
+enum Consulted {
+    /// Answered from the cache, or from an identical request in flight.
+    Answered(Reply),
+    /// Not answered: the request goes upstream, and its answer is stored
+    /// under this key (none when the key could not be made).
+    Miss(Option<String>),
+}
+
+/// Looks the request up in the cache (then the semantic cache), or joins
+/// an identical request in flight; a refresh only prepares the semantic
+/// cache's entry. A miss leaves the request to lead its own answer.
+async fn consult_cache(request: &Incoming, env: &Env, route: &Route, chat: &ChatRequest, plan: &CachePlan, ctx: &mut RequestContext) -> Result<Consulted, GatewayError> {
+    let Some(key) = cache::entry_key(env, &plan.namespace, chat, runtime::now_ms()).await else { return Ok(Consulted::Miss(None)) };
+    match plan.mode {
+        CacheMode::Lookup => {
+            if let Some(entry) = cache::lookup(env, &key, runtime::now_ms()).await {
+                return Ok(Consulted::Answered(hit_response(&entry, chat, route, ctx, "hit")));
+            }
+            if let Some(hit) = semantic_lookup(request, env, route, chat, plan, &key, ctx).await {
+                return Ok(Consulted::Answered(semantic_response(hit, chat, route, ctx)));
+            }
+            // A miss: unless an identical request is already being answered,
+            // this one makes the answer and shares it when it is stored.
+            match coalescer::join(env, &key, runtime::now_ms(), route.timeouts.total_ms).await {
+                Role::Follow(entry) => return Ok(Consulted::Answered(hit_response(&entry, chat, route, ctx, "coalesced"))),
+                Role::Live { events, provider, model } => {
+                    let target = Target { provider, model };
+                    return follow_live(request, env, events, &target, chat, route, ctx).await.map(Consulted::Answered);
+                }
+                Role::Lead => ctx.coalesce_lead = Some(key.clone()),
+            }
+        }
+        CacheMode::Refresh => {
+            semantic_lookup(request, env, route, chat, plan, &key, ctx).await;
+        }
+        CacheMode::Bypass => {}
+    }
+    Ok(Consulted::Miss(Some(key)))
 }
 
 /// On a route with tiers, the route as the request's tier serves it: the
