@@ -42,13 +42,8 @@ pub fn spawn(future: impl Future<Output = JsValue> + 'static) -> js_sys::Promise
 /// Runs `future` to its end, with no promise for anyone to wait on (a
 /// streamed body's writer: the runtime waits on the body instead).
 pub fn detach(future: impl Future<Output = ()> + 'static) {
-    start(
-        Box::pin(async move {
-            future.await;
-            JsValue::UNDEFINED
-        }),
-        None,
-    );
+    // `map`, not an async block: a block would hold the future twice over.
+    start(Box::pin(futures_util::FutureExt::map(future, |()| JsValue::UNDEFINED)), None);
 }
 
 fn start(future: Boxed, resolve: Option<js_sys::Function>) {

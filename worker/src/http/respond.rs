@@ -96,7 +96,9 @@ async fn pump(writer: wasm_bindgen::JsValue, ready: Vec<u8>, chunks: impl future
     use futures_util::future::{select, Either};
     use futures_util::StreamExt;
 
-    let mut chunks = std::pin::pin!(chunks);
+    // On the heap, not pinned in place: `pin!` would keep a second copy of
+    // the relay's state in this future.
+    let mut chunks = Box::pin(chunks);
     let mut closed = settled(&js::closed(&writer));
     let mut in_flight = (!ready.is_empty()).then(|| settled(&js::write(&writer, &ready)));
     loop {
