@@ -50,7 +50,7 @@ pub async fn handle(request: Incoming, env: Env, ctx: Context) -> Reply {
     // A streaming handler took the log; the stream writes it when it ends.
     // Either way, the limiter is settled from the finished record.
     for work in rctx.background.drain(..) {
-        ctx.wait_until(work);
+        crate::executor::wait_until(&ctx, work);
     }
     // The cache is written last, from the finished record (its cost).
     let admission = rctx.admission.take();
@@ -66,7 +66,7 @@ pub async fn handle(request: Incoming, env: Env, ctx: Context) -> Reply {
         let queued = logs::sink::print(&env, &log);
         // Most requests have nothing left to do: no task is spawned for them.
         if queued.is_some() || admission.is_some() || cache_write.is_some() || lead.is_some() || semantic.is_some() {
-            ctx.wait_until(async move {
+            crate::executor::wait_until(&ctx, async move {
                 if let Some(queued) = queued {
                     queued.send().await;
                 }
@@ -75,7 +75,7 @@ pub async fn handle(request: Incoming, env: Env, ctx: Context) -> Reply {
             });
         }
     } else if let Some(stream_log) = rctx.stream_log.take() {
-        ctx.wait_until(async move {
+        crate::executor::wait_until(&ctx, async move {
             if let Ok(log) = stream_log.await {
                 logs::sink::write(&env, &log).await;
                 settle(&env, admission, &log).await;
