@@ -76,7 +76,9 @@ impl Incoming {
 mod js {
     use wasm_bindgen::prelude::wasm_bindgen;
 
-    #[wasm_bindgen(inline_js = "export function read_request(r) { let s = r.method + '\\n' + r.url; for (const [n, v] of r.headers) s += '\\n' + n + '\\n' + v; return s; }")]
+    // `forEach`, not `for…of`: the runtime's iterator costs a few
+    // microseconds more per request.
+    #[wasm_bindgen(inline_js = "export function read_request(r) { let s = r.method + '\\n' + r.url; r.headers.forEach((v, n) => { s += '\\n' + n + '\\n' + v; }); return s; }")]
     extern "C" {
         pub fn read_request(request: &web_sys::Request) -> String;
     }
