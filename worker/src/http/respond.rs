@@ -76,10 +76,10 @@ impl Reply {
 /// `IdentityTransformStream`) whose readable end is the body: the runtime
 /// sends what is written with no JS between the pipe and the socket, where
 /// a JS `ReadableStream` cost a `pull` call, a promise and a turn of the
-/// stream machinery for every chunk (a streamed answer used about a fifth
-/// more CPU, and its first token came about 0.2 ms later). One write is in
-/// flight while the next chunk is read. When the caller goes away the pipe
-/// closes, the task stops, and dropping `chunks` cancels the upstream.
+/// stream machinery for every chunk (a streamed answer used about a tenth
+/// more CPU). One write is in flight while the next chunk is read. When the
+/// caller goes away the pipe closes, the task stops, and dropping `chunks`
+/// cancels the upstream.
 pub fn readable(ready: Vec<u8>, chunks: impl futures_util::Stream<Item = Vec<u8>> + 'static) -> web_sys::ReadableStream {
     use wasm_bindgen::JsCast;
 
@@ -138,10 +138,9 @@ mod js {
     // is made (mutating the memory afterwards leaves it unchanged), so the
     // view goes in as is; a write into the pipe is read later, so `write`
     // copies (`slice`) before anything else can reuse that memory. The
-    // headers go in as one object
-    // (a `set` apiece cost about a microsecond more per header); only a
-    // value the runtime refuses sends them through `set`, one by one, to
-    // leave that one out.
+    // headers go in as one object (a `set` apiece cost about a microsecond
+    // more per header); only a value the runtime refuses sends them through
+    // `set`, one by one, to leave that one out.
     #[wasm_bindgen(inline_js = "export function open_pipe() { const { readable, writable } = new IdentityTransformStream(); return [readable, writable.getWriter()]; } \
         export function write(writer, bytes) { try { return writer.write(bytes.slice()); } catch (e) { return Promise.reject(e); } } \
         export function closed(writer) { return writer.closed; } \
