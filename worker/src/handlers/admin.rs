@@ -280,8 +280,8 @@ struct ClockInput {
 /// Test mode's switches: `POST /admin/api/test/clock {"advance_ms": n}`,
 /// `POST /admin/api/test/faults {"limiter": true, ...}`, and
 /// `POST /admin/api/test/crash`, which panics on purpose: the wasm
-/// instance is lost, and the test checks that the next request gets a new
-/// one (`worker/entry.js`).
+/// instance is lost, and `tests/config/bare-workerd.test.mjs` checks that
+/// the next request gets a new one.
 async fn test_switch(request: &Incoming, what: &str, method: &Method, path: &str) -> Result<Reply, GatewayError> {
     match (what, method) {
         ("clock", Method::Post) => {

@@ -29,20 +29,18 @@ impl Incoming {
     /// Reads `raw`'s method, URL and headers.
     pub fn read(raw: web_sys::Request) -> Self {
         let packed = js::read_request(&raw);
-        let line_end = |from: usize| packed[from..].find('\n').map_or(packed.len(), |at| from + at);
-        let method_end = line_end(0);
-        let url_start = (method_end + 1).min(packed.len());
-        let url = url_start..line_end(url_start);
-        let method = Method::from(packed[..method_end].to_owned());
+        // Each line of `packed` as a range, so nothing is copied out of it.
+        let mut lines = packed.split('\n').map(|line| {
+            let start = line.as_ptr() as usize - packed.as_ptr() as usize;
+            start..start + line.len()
+        });
+        let method = lines.next().unwrap_or_default();
+        let url = lines.next().unwrap_or(method.end..method.end);
         let mut headers = Vec::new();
-        let mut at = url.end + 1;
-        while at < packed.len() {
-            let name = at..line_end(at);
-            let value_start = (name.end + 1).min(packed.len());
-            let value = value_start..line_end(value_start);
-            at = value.end + 1;
+        while let (Some(name), Some(value)) = (lines.next(), lines.next()) {
             headers.push((name, value));
         }
+        let method = Method::from(packed[method].to_owned());
         Self { raw, method, packed, url, headers }
     }
 
