@@ -59,10 +59,12 @@ test('an upstream that never sends headers is upstream_timeout (504) after the r
   assert.equal(record.error_code, 'upstream_timeout');
   assert.ok(record.latency_ms >= 2000 && record.latency_ms < 8000, `waited ${record.latency_ms} ms`);
   assert.equal((await scenarioState(id)).requests, 1);
-  // Giving up before the headers drops the pending call, which aborts it:
-  // the upstream sees the gateway hang up. This is the same path a caller
-  // leaving before the headers takes where the runtime reports it (the
-  // local runtime does not: DESIGN.md).
+  // Giving up before the headers drops the pending call, and the runtime
+  // cancels it when the request ends (a whole answer's call has no abort
+  // controller of its own: worker/src/cancel.rs): the upstream sees the
+  // gateway hang up. This is the same path a caller leaving before the
+  // headers takes where the runtime reports it (the local runtime does not:
+  // DESIGN.md).
   await waitFor(async () => (await scenarioState(id)).log[0]?.clientClosedEarly, { what: 'the upstream call to be aborted' });
 });
 
