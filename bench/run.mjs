@@ -10,7 +10,7 @@
 // of (c) to (b), measured seconds apart on the same machine, are the result.
 //
 // Usage (after `sh scripts/build-worker.sh`, which `make bench` runs):
-//   node bench/run.mjs [--rounds 3] [--seconds 5] [--warmup 2] [--ttft 50]
+//   node bench/run.mjs [--rounds 5] [--seconds 5] [--warmup 2] [--ttft 200]
 //                      [--out bench/results/latest.json] [--strict] [--keep-tmp]
 // Prints the table to stdout (progress goes to stderr) and writes the raw
 // numbers to bench/results/latest.json. Exits non-zero on an error, and with
@@ -18,7 +18,9 @@
 //
 // Rounds are interleaved — every scenario's c1 run, then every c32 run,
 // then TTFT, then the next round — so a slow moment of the machine hits all
-// scenarios alike instead of one. What to measure is in bench/scenarios.mjs;
+// scenarios alike instead of one. Comparisons (and so the targets) are
+// paired: the difference or ratio is taken within each round, then the
+// median over rounds (bench/lib/metrics.mjs). What to measure is in bench/scenarios.mjs;
 // how, in bench/lib/. Where the time goes: bench/profile.mjs.
 
 import { execFileSync } from 'node:child_process';
@@ -39,10 +41,10 @@ const repoRoot = resolve(import.meta.dirname, '..');
 
 const { values: opts } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
-    ttft: { type: 'string', default: '50' },
+    ttft: { type: 'string', default: '200' },
     out: { type: 'string', default: join(repoRoot, 'bench/results/latest.json') },
     strict: { type: 'boolean', default: false },
     'keep-tmp': { type: 'boolean', default: false },
@@ -102,8 +104,9 @@ async function measureRounds(scenarios, servers) {
     }
     for (const s of scenarios) {
       if (!s.streamBody) continue;
-      progress(`round ${round}/${config.rounds}: ${s.label}, TTFT × ${config.ttftRequests}`);
-      results[s.id].ttft = await ttftRun(s, { requests: config.ttftRequests, warmup: config.ttftWarmup });
+      const requests = Math.min(s.ttftRequests ?? Infinity, config.ttftRequests);
+      progress(`round ${round}/${config.rounds}: ${s.label}, TTFT × ${requests}`);
+      results[s.id].ttft = await ttftRun(s, { requests, warmup: config.ttftWarmup });
     }
     for (const s of scenarios) rounds[s.id].push(results[s.id]);
   }
@@ -161,8 +164,11 @@ async function main() {
     const rounds = await measureRounds(scenarios, servers);
 
     const summaries = Object.fromEntries(scenarios.map((s) => [s.id, summarize(s, rounds[s.id])]));
+    const eachRound = Object.fromEntries(scenarios.map((s) => [s.id, rounds[s.id].map((r) => summarize(s, [r]))]));
     const comparisons = Object.fromEntries(COMPARISONS.map((c) => [c.id, {
-      ...c, metrics: compare(summaries[c.subject], summaries[c.baseline]),
+      ...c,
+      metrics: compare(summaries[c.subject], summaries[c.baseline],
+        eachRound[c.subject].map((subject, i) => ({ subject, baseline: eachRound[c.baseline][i] }))),
     }]));
     const targets = evaluateTargets(TARGETS, { sizes, comparisons });
 

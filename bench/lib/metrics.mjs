@@ -3,6 +3,8 @@
 // JSON all come from this list, so adding a figure is one line here. Also
 // judging the targets of bench/scenarios.mjs against the results.
 
+import { median } from './stats.mjs';
+
 export const METRICS = [
   { key: 'p50c1', label: 'p50 c1', unit: 'ms', get: (s) => s.c1.p50 },
   { key: 'p99c1', label: 'p99 c1', unit: 'ms', get: (s) => s.c1.p99 },
@@ -15,14 +17,37 @@ export const METRICS = [
   { key: 'upstreamCpu', label: 'mock CPU/req', unit: 'µs', get: (s) => s.upstreamCpuUs },
 ];
 
-/** Every metric of `subject` against `baseline`: both values, difference, ratio. */
-export function compare(subject, baseline) {
+/**
+ * Every metric of `subject` against `baseline`: both values (the summaries
+ * over all rounds, as the table shows them), and the difference and ratio
+ * paired by round. `rounds` holds `{ subject, baseline }` summaries of each
+ * round alone; the two ran seconds apart, so a slow spell of the machine
+ * lands on both and cancels out of that round's difference, where it would
+ * land on one side of a difference of the pooled figures. The median over
+ * rounds is the result; each round's value is kept for the JSON.
+ */
+export function compare(subject, baseline, rounds) {
   return Object.fromEntries(METRICS.map(({ key, unit, get }) => {
     const a = get(subject);
     const b = get(baseline);
-    const known = a !== null && b !== null;
-    return [key, { unit, subject: a, baseline: b, diff: known ? a - b : null, ratio: known && b !== 0 ? a / b : null }];
+    const paired = rounds.map((r) => against(get(r.subject), get(r.baseline)));
+    const known = (field) => paired.map((p) => p[field]).filter((v) => v !== null);
+    const diffs = known('diff');
+    const ratios = known('ratio');
+    return [key, {
+      unit,
+      subject: a,
+      baseline: b,
+      diff: diffs.length === rounds.length ? median(diffs) : null,
+      ratio: ratios.length === rounds.length ? median(ratios) : null,
+      perRound: paired,
+    }];
   }));
+}
+
+function against(a, b) {
+  const known = a !== null && b !== null;
+  return { diff: known ? a - b : null, ratio: known && b !== 0 ? a / b : null };
 }
 
 const OPS = {

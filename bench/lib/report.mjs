@@ -32,7 +32,7 @@ export function formatReport(results) {
   out.push(`Edgeway bench — ${meta.date}`);
   out.push(`commit ${meta.commit}; ${meta.workerd}; ${meta.wrk}; node ${meta.node}; ${meta.cpus}× ${meta.cpuModel}`);
   out.push(`${meta.rounds} round(s), interleaved; wrk -t1, ${meta.seconds} s per run after a ${meta.warmupSeconds} s warm-up; ` +
-    `TTFT: ${meta.ttftRequests} sequential streamed requests per round`);
+    `TTFT: ${meta.ttftRequests} sequential streamed requests per round (fewer where a scenario says so)`);
   if (meta.busyBeforeStart > 0.1) {
     out.push(`WARNING: the machine was ${(meta.busyBeforeStart * 100).toFixed(0)}% busy just before the bench — other work was running; expect noise.`);
   }
@@ -56,6 +56,8 @@ export function formatReport(results) {
   out.push('typical request saw; "p99 c1 raw" is every request timed as sent, uncorrected. TTFT: from sending to the first');
   out.push('SSE chunk with content. CPU/req: utime+stime of the process during the c32 runs ÷ requests completed;');
   out.push('"worker" is the workerd process running that Worker, "mock" the mock upstream (for (a) the only cost).');
+  out.push('Differences and ratios are paired: taken within each round, where both ran seconds apart, then the median');
+  out.push('over rounds — so they can differ from the difference of the two rows above them.');
   out.push('');
 
   const wasm = sizes.wasm;
