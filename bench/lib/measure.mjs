@@ -116,6 +116,10 @@ export function summarize(scenario, rounds) {
     // The figure the targets use: the Worker runtime's CPU (or, for the
     // mock-direct scenario, the mock's own), at concurrency 32.
     workerCpuUs: scenario.worker ? cpu.c32[scenario.worker] : null,
+    // The same over the sequential (one-connection) runs, for comparison: a
+    // saturated runtime spends its one JS thread's whole time on requests,
+    // so at 32 connections CPU per request is about 1 / throughput.
+    workerCpuC1Us: scenario.worker ? cpu.c1[scenario.worker] : null,
     upstreamCpuUs: scenario.upstream ? cpu.c32[scenario.upstream] : null,
   };
 }

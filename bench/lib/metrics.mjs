@@ -14,6 +14,7 @@ export const METRICS = [
   { key: 'rps32', label: 'req/s c32', unit: 'req/s', get: (s) => s.c32.rps },
   { key: 'ttft', label: 'TTFT p50', unit: 'ms', get: (s) => s.ttft?.p50 ?? null },
   { key: 'workerCpu', label: 'worker CPU/req', unit: 'µs', get: (s) => s.workerCpuUs },
+  { key: 'workerCpuC1', label: 'same at c1', unit: 'µs', get: (s) => s.workerCpuC1Us },
   { key: 'upstreamCpu', label: 'mock CPU/req', unit: 'µs', get: (s) => s.upstreamCpuUs },
 ];
 

@@ -55,7 +55,9 @@ export function formatReport(results) {
   out.push('coordinated omission (one long stall adds many synthetic samples), so its p99 shows stalls, not what a');
   out.push('typical request saw; "p99 c1 raw" is every request timed as sent, uncorrected. TTFT: from sending to the first');
   out.push('SSE chunk with content. CPU/req: utime+stime of the process during the c32 runs ÷ requests completed;');
-  out.push('"worker" is the workerd process running that Worker, "mock" the mock upstream (for (a) the only cost).');
+  out.push('"worker" is the workerd process running that Worker, "mock" the mock upstream (for (a) the only cost);');
+  out.push('"same at c1": the worker\'s CPU per request over the one-connection runs. At c32 the runtime\'s one JS');
+  out.push('thread is busy the whole time, so CPU per request there is close to 1 / throughput.');
   out.push('Differences and ratios are paired: taken within each round, where both ran seconds apart, then the median');
   out.push('over rounds — so they can differ from the difference of the two rows above them.');
   out.push('');
