@@ -20,8 +20,9 @@
 // then TTFT, then the next round — so a slow moment of the machine hits all
 // scenarios alike instead of one. Comparisons (and so the targets) are
 // paired: the difference or ratio is taken within each round, then the
-// median over rounds (bench/lib/metrics.mjs). What to measure is in bench/scenarios.mjs;
-// how, in bench/lib/. Where the time goes: bench/profile.mjs.
+// median over rounds (bench/lib/metrics.mjs). What to measure is in
+// bench/scenarios.mjs; how, in bench/lib/. Where the time goes:
+// bench/profile.mjs.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
