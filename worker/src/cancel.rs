@@ -12,9 +12,9 @@
 //! handing its signal to `fetch` cost about 8% of the worker's CPU per
 //! request under load (bench side by side). The runtime cancels a dropped
 //! call itself when the request it belongs to ends, so a timed-out call
-//! stays open only while that request's later attempts run, never past its
-//! total deadline. The upstream-failures test of a hung upstream checks
-//! that the upstream sees the hang-up.
+//! stays open only while that request still runs: its later attempts, and
+//! the few writes after its response. The upstream-failures test of a hung
+//! upstream checks that the upstream sees the hang-up.
 //!
 //! The caller's own request signal (the `enable_request_signal` flag) is only
 //! read, to tell "the caller left" from "the upstream failed" in the log.
