@@ -45,7 +45,7 @@ pub fn spawn(future: impl Future<Output = JsValue> + 'static) -> js_sys::Promise
 /// future this size cost a 10 KB allocation and copy before each streamed
 /// response went out.
 pub fn wait_until(ctx: &worker::Context, future: impl Future<Output = ()> + 'static) {
-    let done = spawn(futures_util::FutureExt::map(future, |()| JsValue::UNDEFINED));
+    let done = spawn(valued(future));
     // It throws only outside a request, where no handler runs this.
     let _ = ctx.as_ref().wait_until(&done);
 }
@@ -53,8 +53,13 @@ pub fn wait_until(ctx: &worker::Context, future: impl Future<Output = ()> + 'sta
 /// Runs `future` to its end, with no promise for anyone to wait on (a
 /// streamed body's writer: the runtime waits on the body instead).
 pub fn detach(future: impl Future<Output = ()> + 'static) {
-    // `map`, not an async block: a block would hold the future twice over.
-    start(Box::pin(futures_util::FutureExt::map(future, |()| JsValue::UNDEFINED)), None);
+    start(Box::pin(valued(future)), None);
+}
+
+/// `future` with the `undefined` a task's promise resolves with. `map`,
+/// not an async block: a block would hold the future twice over.
+fn valued(future: impl Future<Output = ()>) -> impl Future<Output = JsValue> {
+    futures_util::FutureExt::map(future, |()| JsValue::UNDEFINED)
 }
 
 fn start(future: Boxed, resolve: Option<js_sys::Function>) {
