@@ -76,6 +76,16 @@ pub fn settled(promise: &js_sys::Promise) -> Settled {
     settled
 }
 
+/// A future of the next chunk `reader` reads: `Ok` with the chunk (a
+/// `Uint8Array`) or with `undefined` at the end of the stream, `Err` with
+/// what the read failed with. The read result is unpacked in JS, where
+/// reading its `done` and `value` from Rust was two calls more per chunk.
+pub fn next_chunk(reader: &web_sys::ReadableStreamDefaultReader) -> Settled {
+    let (index, settled) = pending();
+    SETTLE.with(|callback| js::watch_read(reader, index, callback));
+    settled
+}
+
 /// A future that completes `ms` milliseconds from now, and the handle that
 /// [`cancel_timer`] takes. It settles through the same callback as the
 /// promises, so a timer costs no closure of its own either.
@@ -158,10 +168,12 @@ mod js {
     use wasm_bindgen::prelude::wasm_bindgen;
 
     #[wasm_bindgen(inline_js = "export function watch(p, i, settle) { p.then((v) => settle(i, true, v), (e) => settle(i, false, e)); } \
+        export function watch_read(reader, i, settle) { reader.read().then((r) => settle(i, true, r.done ? undefined : r.value), (e) => settle(i, false, e)); } \
         export function set_timer(ms, i, settle) { return setTimeout(settle, ms, i, true, undefined); } \
         export function clear_timer(id) { clearTimeout(id); }")]
     extern "C" {
         pub fn watch(promise: &js_sys::Promise, index: u32, settle: &Settle);
+        pub fn watch_read(reader: &web_sys::ReadableStreamDefaultReader, index: u32, settle: &Settle);
         pub fn set_timer(ms: u32, index: u32, settle: &Settle) -> wasm_bindgen::JsValue;
         pub fn clear_timer(id: &wasm_bindgen::JsValue);
     }

@@ -7,10 +7,13 @@ use crate::config::{Target, Weighted};
 /// probability proportional to weight among those not yet drawn (weighted
 /// sampling without replacement). The first target therefore gets
 /// `weight / total` of the traffic, and if it fails, the others follow.
+/// Only a real choice draws: the last target left (and so a group of one,
+/// the common route) takes its place without asking the RNG, which in the
+/// worker is a call into the runtime.
 pub fn weighted_order(group: &[Weighted], rng: &mut impl Rng) -> Vec<Target> {
     let mut left: Vec<&Weighted> = group.iter().collect();
     let mut order = Vec::with_capacity(left.len());
-    while !left.is_empty() {
+    while left.len() > 1 {
         let total: u64 = left.iter().map(|w| u64::from(w.weight.max(1))).sum();
         let mut pick = rng.below(total);
         let mut chosen = left.len() - 1;
@@ -24,6 +27,7 @@ pub fn weighted_order(group: &[Weighted], rng: &mut impl Rng) -> Vec<Target> {
         }
         order.push(left.remove(chosen).target.clone());
     }
+    order.extend(left.into_iter().map(|w| w.target.clone()));
     order
 }
 
@@ -61,5 +65,24 @@ mod tests {
     fn a_single_target_is_always_first() {
         let mut rng = SplitMix64::new(1);
         assert_eq!(weighted_order(&[weighted("only", 1)], &mut rng)[0].model, "only");
+    }
+
+    /// An RNG that counts how often it is asked.
+    struct Counting(u32);
+
+    impl Rng for Counting {
+        fn next_u64(&mut self) -> u64 {
+            self.0 += 1;
+            0
+        }
+    }
+
+    #[test]
+    fn only_a_real_choice_draws() {
+        let mut rng = Counting(0);
+        weighted_order(&[weighted("only", 1)], &mut rng);
+        assert_eq!(rng.0, 0, "a group of one needs no randomness");
+        weighted_order(&[weighted("a", 1), weighted("b", 1), weighted("c", 1)], &mut rng);
+        assert_eq!(rng.0, 2, "three targets: two choices, the last takes what is left");
     }
 }

@@ -2,7 +2,6 @@
 
 use edgeway_core::GatewayError;
 use futures_util::StreamExt;
-use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
 
 use super::incoming::Incoming;
@@ -44,7 +43,13 @@ pub async fn read_limited(request: &Incoming, limit: u64) -> Result<Vec<u8>, Gat
 async fn whole(request: &web_sys::Request) -> Result<Vec<u8>, String> {
     let promise = request.array_buffer().map_err(super::error_text)?;
     let buffer = crate::promise::settled(&promise).await.map_err(super::error_text)?;
-    Ok(Uint8Array::new(&buffer).to_vec())
+    Ok(copy(&buffer))
+}
+
+/// A copy in wasm memory of `data`, an `ArrayBuffer` or a `Uint8Array`:
+/// one call into JS, where `Uint8Array::new(..).to_vec()` made three.
+pub fn copy(data: &wasm_bindgen::JsValue) -> Vec<u8> {
+    js::bytes_of(data)
 }
 
 /// A body as a stream of chunks; `broke` starts the message of a read that
@@ -55,19 +60,18 @@ pub fn chunks(body: web_sys::ReadableStream, broke: &'static str) -> BodyStream 
     let guard = CancelOnDrop { reader: Some(reader) };
     futures_util::stream::unfold(guard, move |mut guard| async move {
         let reader = guard.reader.as_ref()?;
-        let result = match crate::promise::settled(&reader.read()).await {
-            Ok(result) => result,
+        let chunk = match crate::promise::next_chunk(reader).await {
+            Ok(chunk) => chunk,
             Err(e) => {
                 guard.disarm();
                 return Some((Err(format!("{broke}: {}", short(&super::error_text(e)))), guard));
             }
         };
-        let result: web_sys::ReadableStreamReadResult = result.unchecked_into();
-        if result.get_done().unwrap_or(true) {
+        if chunk.is_undefined() {
             guard.disarm(); // finished: nothing to cancel
             return None;
         }
-        Some((Ok(Uint8Array::new(&result.get_value()).to_vec()), guard))
+        Some((Ok(copy(&chunk)), guard))
     })
     .boxed_local()
 }
@@ -88,5 +92,14 @@ impl Drop for CancelOnDrop {
         if let Some(reader) = self.reader.take() {
             let _ = reader.cancel();
         }
+    }
+}
+
+mod js {
+    use wasm_bindgen::prelude::wasm_bindgen;
+
+    #[wasm_bindgen(inline_js = "export function bytes_of(data) { return data instanceof Uint8Array ? data : new Uint8Array(data); }")]
+    extern "C" {
+        pub fn bytes_of(data: &wasm_bindgen::JsValue) -> Vec<u8>;
     }
 }

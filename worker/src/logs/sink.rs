@@ -50,18 +50,25 @@ impl Queued {
 }
 
 thread_local! {
-    /// Whether a missing queue binding was reported already in this isolate.
-    static REPORTED_MISSING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The `LOG_QUEUE` binding, looked up on the first request: bindings
+    /// are the same for every request an isolate serves.
+    static QUEUE: std::cell::OnceCell<Option<JsValue>> = const { std::cell::OnceCell::new() };
 }
 
 /// The `LOG_QUEUE` binding. A deployment without it (README, "Deploy") is
 /// told once per isolate, not on every request.
 fn queue(env: &Env) -> Option<JsValue> {
-    let queue = Reflect::get(env.as_ref(), &"LOG_QUEUE".into()).ok().filter(|q| q.is_object());
-    if queue.is_none() && !REPORTED_MISSING.with(|r| r.replace(true)) {
-        worker::console_error!("{{\"event\":\"log_queue_missing\",\"error\":\"no LOG_QUEUE binding: request logs reach the console only\"}}");
-    }
-    queue
+    QUEUE.with(|queue| {
+        queue
+            .get_or_init(|| {
+                let queue = Reflect::get(env.as_ref(), &"LOG_QUEUE".into()).ok().filter(|q| q.is_object());
+                if queue.is_none() {
+                    worker::console_error!("{{\"event\":\"log_queue_missing\",\"error\":\"no LOG_QUEUE binding: request logs reach the console only\"}}");
+                }
+                queue
+            })
+            .clone()
+    })
 }
 
 /// `queue.send(line)`, called directly: the line is already JSON text, so

@@ -9,7 +9,6 @@
 use edgeway_core::providers::UpstreamRequest;
 use edgeway_core::reliability::retry_after::upstream_wait_ms;
 use futures_util::StreamExt;
-use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
 
 use super::{short, BodyStream, UpstreamBody, UpstreamResponse};
@@ -40,7 +39,7 @@ pub async fn send(request: &UpstreamRequest, abort: Option<&web_sys::AbortContro
 pub async fn read_whole(response: &web_sys::Response, limit: usize) -> Result<Option<Vec<u8>>, String> {
     let Some(promise) = js::read_within(response, limit as f64) else { return Ok(None) };
     let buffer = crate::promise::settled(&promise).await.map_err(|e| format!("the upstream connection broke: {}", short(&crate::http::error_text(e))))?;
-    Ok(Some(Uint8Array::new(&buffer).to_vec()))
+    Ok(Some(crate::http::body::copy(&buffer)))
 }
 
 /// Streams a body chunk by chunk. Dropping the stream cancels the body,
