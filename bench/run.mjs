@@ -107,7 +107,7 @@ async function measureRounds(scenarios, servers) {
       if (!s.streamBody) continue;
       const requests = Math.min(s.ttftRequests ?? Infinity, config.ttftRequests);
       progress(`round ${round}/${config.rounds}: ${s.label}, TTFT × ${requests}`);
-      results[s.id].ttft = await ttftRun(s, { requests, warmup: config.ttftWarmup });
+      results[s.id].ttft = await ttftRun(s, { requests, warmup: config.ttftWarmup, servers });
     }
     for (const s of scenarios) rounds[s.id].push(results[s.id]);
   }

@@ -8,7 +8,8 @@
 //   - CPU per request: utime+stime of every server process, read from /proc
 //     before and after each wrk run, divided by the requests wrk completed
 //   - time to first token of a streamed answer: sequential requests from
-//     this process over one kept-alive connection (bench/lib/http.mjs)
+//     this process over one kept-alive connection (bench/lib/http.mjs),
+//     with the time to the answer's end and the CPU each server used
 
 import http from 'node:http';
 import { request, streamChat } from './http.mjs';
@@ -59,15 +60,21 @@ export async function loadRun(scenario, { connections, seconds, servers }) {
   return { ...report, cpuSeconds: cpu };
 }
 
-/** `requests` sequential streamed requests (after `warmup` untimed ones). */
-export async function ttftRun(scenario, { requests, warmup }) {
+/**
+ * `requests` sequential streamed requests (after `warmup` untimed ones),
+ * with the CPU each server process used for the timed ones.
+ */
+export async function ttftRun(scenario, { requests, warmup, servers }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const send = () => streamChat(scenario.url, { headers: scenario.headers, body: scenario.streamBody, agent });
   try {
     for (let i = 0; i < warmup; i++) await send();
     const samples = [];
+    const before = cpuSnapshot(servers);
     for (let i = 0; i < requests; i++) samples.push(await send());
-    return { ttftMs: samples.map((s) => s.ttftMs), totalMs: samples.map((s) => s.totalMs) };
+    const after = cpuSnapshot(servers);
+    const cpuSeconds = Object.fromEntries(Object.keys(before).map((name) => [name, after[name] - before[name]]));
+    return { ttftMs: samples.map((s) => s.ttftMs), totalMs: samples.map((s) => s.totalMs), requests, cpuSeconds };
   } finally {
     agent.destroy();
   }
@@ -99,6 +106,8 @@ export function summarize(scenario, rounds) {
   };
   const ttft = rounds.flatMap((r) => r.ttft?.ttftMs ?? []);
   const total = rounds.flatMap((r) => r.ttft?.totalMs ?? []);
+  const streamed = rounds.map((r) => r.ttft).filter(Boolean);
+  const streams = sum(streamed.map((t) => t.requests));
   const cpu = { c1: cpuUsPerRequest('c1'), c32: cpuUsPerRequest('c32') };
   return {
     id: scenario.id,
@@ -120,6 +129,9 @@ export function summarize(scenario, rounds) {
     // saturated runtime spends its one JS thread's whole time on requests,
     // so at 32 connections CPU per request is about 1 / throughput.
     workerCpuC1Us: scenario.worker ? cpu.c1[scenario.worker] : null,
+    // Per streamed answer, over the TTFT requests (one at a time): what
+    // relaying every event costs, which the plain requests above never show.
+    workerCpuStreamUs: scenario.worker && streams > 0 ? (sum(streamed.map((t) => t.cpuSeconds[scenario.worker])) / streams) * 1e6 : null,
     upstreamCpuUs: scenario.upstream ? cpu.c32[scenario.upstream] : null,
   };
 }

@@ -13,8 +13,10 @@ export const METRICS = [
   { key: 'p99c32', label: 'p99 c32', unit: 'ms', get: (s) => s.c32.p99 },
   { key: 'rps32', label: 'req/s c32', unit: 'req/s', get: (s) => s.c32.rps },
   { key: 'ttft', label: 'TTFT p50', unit: 'ms', get: (s) => s.ttft?.p50 ?? null },
+  { key: 'streamEnd', label: 'stream end p50', unit: 'ms', get: (s) => s.ttft?.streamTotalP50 ?? null },
   { key: 'workerCpu', label: 'worker CPU/req', unit: 'µs', get: (s) => s.workerCpuUs },
   { key: 'workerCpuC1', label: 'same at c1', unit: 'µs', get: (s) => s.workerCpuC1Us },
+  { key: 'workerCpuStream', label: 'CPU/stream', unit: 'µs', get: (s) => s.workerCpuStreamUs },
   { key: 'upstreamCpu', label: 'mock CPU/req', unit: 'µs', get: (s) => s.upstreamCpuUs },
 ];
 

@@ -54,10 +54,12 @@ export function formatReport(results) {
   out.push('c1/c32: wrk connections. Latencies: wrk --latency, median over rounds. wrk corrects its distribution for');
   out.push('coordinated omission (one long stall adds many synthetic samples), so its p99 shows stalls, not what a');
   out.push('typical request saw; "p99 c1 raw" is every request timed as sent, uncorrected. TTFT: from sending to the first');
-  out.push('SSE chunk with content. CPU/req: utime+stime of the process during the c32 runs ÷ requests completed;');
+  out.push('SSE chunk with content; "stream end": to the end of that answer (the mock sends its 17 events without a');
+  out.push('pause). CPU/req: utime+stime of the process during the c32 runs ÷ requests completed;');
   out.push('"worker" is the workerd process running that Worker, "mock" the mock upstream (for (a) the only cost);');
   out.push('"same at c1": the worker\'s CPU per request over the one-connection runs. At c32 the runtime\'s one JS');
-  out.push('thread is busy the whole time, so CPU per request there is close to 1 / throughput.');
+  out.push('thread is busy the whole time, so CPU per request there is close to 1 / throughput. "CPU/stream": the');
+  out.push('worker\'s CPU per streamed answer over the TTFT requests, where every event passes through the Worker.');
   out.push('Differences and ratios are paired: taken within each round, where both ran seconds apart, then the median');
   out.push('over rounds — so they can differ from the difference of the two rows above them.');
   out.push('');
