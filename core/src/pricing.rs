@@ -30,11 +30,16 @@ impl Price {
         Self { input, cached_input, output }
     }
 
-    /// The cost of `usage` at this price.
+    /// The cost of `usage` at this price, to ten decimal places: what the
+    /// cost header shows, and what the log keeps. Unrounded, the sum of its
+    /// parts carries float noise into every log line (`2.6999999999999996e-6`
+    /// for 2 tokens in and 4 out of gpt-4o-mini).
     pub fn cost_usd(&self, usage: &Usage) -> f64 {
+        const SCALE: f64 = 1e10;
         let cached = usage.cached_tokens().min(usage.prompt_tokens);
         let uncached = usage.prompt_tokens - cached;
-        (uncached as f64 * self.input + cached as f64 * self.cached_input + usage.completion_tokens as f64 * self.output) / 1_000_000.0
+        let cost = (uncached as f64 * self.input + cached as f64 * self.cached_input + usage.completion_tokens as f64 * self.output) / 1_000_000.0;
+        (cost * SCALE).round() / SCALE
     }
 }
 
@@ -132,6 +137,15 @@ pub fn format_decimal(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cost_is_kept_to_ten_decimals_without_float_noise() {
+        let cost = Price::new(0.15, 0.075, 0.60).cost_usd(&Usage::new(2, 4));
+        assert_eq!(serde_json::to_string(&cost).unwrap(), "2.7e-6");
+        assert_eq!(format_usd(cost), "0.0000027");
+        // Below a ten-billionth of a dollar rounds away.
+        assert_eq!(Price::new(0.00001, 0.0, 0.0).cost_usd(&Usage::new(1, 0)), 0.0);
+    }
 
     #[test]
     fn cost_counts_cached_input_at_its_own_price() {
