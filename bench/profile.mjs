@@ -7,7 +7,7 @@
 //
 // Usage (build the Worker with its function names first:
 //   EDGEWAY_KEEP_NAMES=1 make worker):
-//   node bench/profile.mjs [--scenario edgeway|passthrough] [--stream]
+//   node bench/profile.mjs [--scenario edgeway|passthrough|skeleton] [--stream]
 //                          [--connections 32] [--seconds 5] [--top 25]
 // Prints the functions with the most self time and the most inclusive time
 // and writes bench/results/<scenario>[-stream]-c<N>.cpuprofile (open it in
@@ -97,7 +97,7 @@ try {
     repoRoot, tmp, workerdArgs: { [opts.scenario]: [`--inspector-addr=127.0.0.1:${inspectorPort}`] },
   });
   const scenario = defineScenarios(servers).find((s) => s.id === opts.scenario);
-  if (!scenario?.worker) throw new Error(`--scenario must name a Worker scenario (edgeway, passthrough), not ${opts.scenario}`);
+  if (!scenario?.worker) throw new Error(`--scenario must name a Worker scenario (edgeway, passthrough, skeleton), not ${opts.scenario}`);
   const script = writeLuaScript(join(tmp, 'load.lua'), {
     body: opts.stream ? scenario.streamBody : scenario.body, headers: scenario.headers, extraLua: scenario.extraLua,
   });

@@ -4,7 +4,10 @@
 //   (a) the mock called directly,
 //   (b) a trivial JS pass-through Worker (bench/passthrough.js),
 //   (c) Edgeway (the built worker/build/, as wrangler deploys it),
-// (b) and (c) each in its own bare `workerd serve` — the same runtime, no
+//   (f) Edgeway's request path as plain JS (bench/skeleton.js), which
+//       splits (c) − (b) into what the runtime calls cost and what
+//       Edgeway adds to them,
+// each Worker in its own bare `workerd serve` — the same runtime, no
 // wrangler proxy in front (TOOLCHAIN.md: that proxy adds ~3 ms). Absolute
 // numbers on a shared 2-core machine mean little; the difference and ratio
 // of (c) to (b), measured seconds apart on the same machine, are the result.
@@ -146,7 +149,7 @@ async function main() {
     if (wasmModules.length !== 1) throw new Error(`expected one wasm module under ${settings.main}, found ${wasmModules.length}`);
     const sizes = { wasm: { file: wasmModules[0].path, ...gzipSizes(wasmModules[0].path) }, bundle };
 
-    progress('starting the mock upstream and workerd (pass-through, Edgeway)');
+    progress('starting the mock upstream and workerd (pass-through, skeleton, Edgeway)');
     const servers = await startServers({ repoRoot, tmp });
     const scenarios = defineScenarios(servers);
     const smoke = {};

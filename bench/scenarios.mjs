@@ -63,6 +63,17 @@ export async function startServers({ repoRoot, tmp, workerdArgs = {} }) {
     ...compat,
   });
 
+  // Edgeway's request path as plain JS (bench/skeleton.js): what the
+  // runtime calls it makes cost, with no wasm.
+  const skeleton = await startWorker({
+    name: 'skeleton',
+    dir: join(tmp, 'skeleton'),
+    modules: moduleGraph(join(repoRoot, 'bench/skeleton.js')),
+    bindings: { OPENAI_BASE_URL: `${mock.url}/v1`, OPENAI_API_KEY: PROVIDER_KEY, EDGEWAY_DEV_KEY: GATEWAY_KEY },
+    extraArgs: workerdArgs.skeleton,
+    ...compat,
+  });
+
   // Edgeway as wrangler deploys it (`main` from wrangler.toml: worker-build's
   // index.js plus the index_bg.wasm it imports). Only text bindings: the
   // scenarios here use the dev key and routes without a cache, which touch
@@ -102,14 +113,14 @@ export async function startServers({ repoRoot, tmp, workerdArgs = {} }) {
     ...compat,
   });
 
-  return { mock, passthrough, edgeway, unguarded };
+  return { mock, passthrough, skeleton, edgeway, unguarded };
 }
 
 /**
  * The scenarios, in the order they run and are printed. `worker` names the
  * server whose CPU is the Worker runtime's; `upstream` the mock's.
  */
-export function scenarios({ mock, passthrough, edgeway, unguarded }) {
+export function scenarios({ mock, passthrough, skeleton, edgeway, unguarded }) {
   const common = {
     path: '/v1/chat/completions',
     body: chatBody(),
@@ -171,6 +182,14 @@ export function scenarios({ mock, passthrough, edgeway, unguarded }) {
         if (res.status !== 200) throw new Error(`could not hold the breakers closed: HTTP ${res.status}`);
       },
     },
+    {
+      ...common,
+      id: 'skeleton',
+      label: '(f) JS skeleton of (c)',
+      url: `${skeleton.url}${common.path}`,
+      headers: { ...json, Authorization: `Bearer ${GATEWAY_KEY}` },
+      worker: 'skeleton',
+    },
   ];
 }
 
@@ -182,6 +201,10 @@ export const COMPARISONS = [
   { id: 'dead-primary-vs-edgeway', subject: 'dead-primary', baseline: 'edgeway', label: '(d) − (c)', ratioLabel: '(d) / (c)' },
   // What the open breaker saves: the same dead primary with it held closed.
   { id: 'closed-vs-open', subject: 'dead-primary-closed', baseline: 'dead-primary', label: '(e) − (d)', ratioLabel: '(e) / (d)' },
+  // Where (c) − (b) goes: the runtime calls Edgeway's request path makes
+  // (what any Worker doing this work pays), then what Edgeway adds to them.
+  { id: 'skeleton-vs-passthrough', subject: 'skeleton', baseline: 'passthrough', label: '(f) − (b)', ratioLabel: '(f) / (b)' },
+  { id: 'edgeway-vs-skeleton', subject: 'edgeway', baseline: 'skeleton', label: '(c) − (f)', ratioLabel: '(c) / (f)' },
 ];
 
 /**
