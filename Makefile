@@ -22,6 +22,7 @@ test: setup test-core lint worker sdk www test-e2e
 ## Benchmarks, reported as ratios measured side by side in one run.
 bench: setup worker sdk
 	node bench/run.mjs
+	node bench/phases.mjs
 	node bench/limiter.mjs
 	node bench/cache.mjs
 	node bench/sdk-size.mjs
