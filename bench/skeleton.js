@@ -27,13 +27,15 @@ export default {
     }
     const chat = JSON.parse(await request.text());
     const upstreamRequest = chat.stream ? { ...chat, stream_options: { ...chat.stream_options, include_usage: true } } : chat;
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+    // As in Edgeway, only a streamed call gets a controller; a whole answer's
+    // timer just stops waiting (the runtime cancels the call with the request).
+    const abort = chat.stream ? new AbortController() : null;
+    const timer = setTimeout(() => abort?.abort(), TIMEOUT_MS);
     const upstream = await fetch(`${env.OPENAI_BASE_URL}/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${env.OPENAI_API_KEY}` },
       body: JSON.stringify(upstreamRequest),
-      signal: abort.signal,
+      signal: abort?.signal,
     });
     const headers = {
       'x-request-id': id,
