@@ -22,13 +22,26 @@ pub fn estimate_prompt(request: &ChatRequest) -> u64 {
     request
         .messages
         .iter()
-        .map(|m| TOKENS_PER_MESSAGE + estimate_text(&m.text()))
+        // Counted in place, with no copy of each message's text: this runs
+        // for every request (its limits), and again for a streamed one.
+        .map(|m| TOKENS_PER_MESSAGE + (m.text_chars() as u64).div_ceil(CHARS_PER_TOKEN))
         .sum()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prompt_counts_its_text_parts_as_one_text() {
+        let request: ChatRequest = crate::json::from_str(
+            r#"{"model":"m","messages":[{"role":"system","content":"héllo"},{"role":"user","content":[{"type":"text","text":"abc"},{"type":"image_url","image_url":{"url":"https://x"}},{"type":"text","text":"de"}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(request.messages[1].text_chars(), request.messages[1].text().chars().count());
+        // 3 + ⌈5/4⌉ for the system message, 3 + ⌈5/4⌉ for the user's two parts.
+        assert_eq!(estimate_prompt(&request), 10);
+    }
 
     #[test]
     fn four_characters_make_a_token() {

@@ -127,6 +127,21 @@ impl Message {
             None => String::new(),
         }
     }
+
+    /// How many characters [`Self::text`] has, without building it.
+    pub fn text_chars(&self) -> usize {
+        match &self.content {
+            Some(Content::Text(text)) => text.chars().count(),
+            Some(Content::Parts(parts)) => parts
+                .iter()
+                .map(|part| match part {
+                    ContentPart::Text { text } => text.chars().count(),
+                    _ => 0,
+                })
+                .sum(),
+            None => 0,
+        }
+    }
 }
 
 /// Message content: plain text or a list of typed parts.
