@@ -7,13 +7,17 @@
 use crate::openai::ChatRequest;
 
 /// Characters per token, on average, for English text.
-pub const CHARS_PER_TOKEN: u64 = 4;
+const CHARS_PER_TOKEN: u64 = 4;
 /// Each message costs a few tokens of framing (role markers) on top of its text.
 const TOKENS_PER_MESSAGE: u64 = 3;
 
 /// Estimated tokens of a piece of text (at least 1 for non-empty text).
 pub fn estimate_text(text: &str) -> u64 {
-    let chars = text.chars().count() as u64;
+    estimate_chars(text.chars().count() as u64)
+}
+
+/// Estimated tokens of text `chars` characters long.
+pub fn estimate_chars(chars: u64) -> u64 {
     chars.div_ceil(CHARS_PER_TOKEN)
 }
 
@@ -24,7 +28,7 @@ pub fn estimate_prompt(request: &ChatRequest) -> u64 {
         .iter()
         // Counted in place, with no copy of each message's text: this runs
         // for every request (its limits), and again for a streamed one.
-        .map(|m| TOKENS_PER_MESSAGE + (m.text_chars() as u64).div_ceil(CHARS_PER_TOKEN))
+        .map(|m| TOKENS_PER_MESSAGE + estimate_chars(m.text_chars() as u64))
         .sum()
 }
 

@@ -290,7 +290,7 @@ impl LiveStream {
         // A provider that reports no usage in streams is counted here.
         let (usage, estimated) = match summary.usage {
             Some(usage) => (usage, false),
-            None => (Usage::new(self.costing.prompt_estimate, summary.streamed_chars.div_ceil(tokens::CHARS_PER_TOKEN)), true),
+            None => (Usage::new(self.costing.prompt_estimate, tokens::estimate_chars(summary.streamed_chars)), true),
         };
         log.record_usage(&usage, estimated, self.costing.price.map(|p| p.cost_usd(&usage)));
         log.outcome = match self.relay.state() {

@@ -114,33 +114,25 @@ open_object!(Message, "a message object", required: [role], optional: [content, 
 impl Message {
     /// The message's text: the string content, or its text parts joined.
     pub fn text(&self) -> String {
-        match &self.content {
-            Some(Content::Text(text)) => text.clone(),
-            Some(Content::Parts(parts)) => parts
-                .iter()
-                .filter_map(|part| match part {
-                    ContentPart::Text { text } => Some(text.as_str()),
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-                .join(""),
-            None => String::new(),
-        }
+        self.text_pieces().collect()
     }
 
     /// How many characters [`Self::text`] has, without building it.
     pub fn text_chars(&self) -> usize {
-        match &self.content {
-            Some(Content::Text(text)) => text.chars().count(),
-            Some(Content::Parts(parts)) => parts
-                .iter()
-                .map(|part| match part {
-                    ContentPart::Text { text } => text.chars().count(),
-                    _ => 0,
-                })
-                .sum(),
-            None => 0,
-        }
+        self.text_pieces().map(|piece| piece.chars().count()).sum()
+    }
+
+    /// The string content, or each text part in order.
+    fn text_pieces(&self) -> impl Iterator<Item = &str> {
+        let (text, parts) = match &self.content {
+            Some(Content::Text(text)) => (Some(text.as_str()), &[][..]),
+            Some(Content::Parts(parts)) => (None, parts.as_slice()),
+            None => (None, &[][..]),
+        };
+        text.into_iter().chain(parts.iter().filter_map(|part| match part {
+            ContentPart::Text { text } => Some(text.as_str()),
+            _ => None,
+        }))
     }
 }
 

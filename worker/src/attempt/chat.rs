@@ -175,5 +175,5 @@ fn estimate_usage(chat: &ChatRequest, body: &[u8]) -> Option<Usage> {
             (text + arguments) as u64
         })
         .sum();
-    Some(Usage::new(tokens::estimate_prompt(chat), chars.div_ceil(tokens::CHARS_PER_TOKEN)))
+    Some(Usage::new(tokens::estimate_prompt(chat), tokens::estimate_chars(chars)))
 }
