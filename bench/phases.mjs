@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, stopAll } from './lib/processes.mjs';
+import { table } from './lib/report.mjs';
 import { median } from './lib/stats.mjs';
 import { moduleGraph, startWorker, wranglerSettings } from './lib/workerd.mjs';
 
@@ -126,17 +127,16 @@ try {
   const names = targets.map((t) => t.name);
   const columns = [...names, 'skeleton − pass-through', 'Edgeway − skeleton'];
   const rows = [['phase, ms (median)', ...columns]];
+  const signed = (v) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(3)}`;
   for (const stream of [false, true]) {
-    rows.push([stream ? 'streamed answer' : 'whole answer']);
+    rows.push([stream ? 'streamed answer' : 'whole answer', ...columns.map(() => '')]);
     for (const phase of stream ? ['in', 'upstream', 'out', 'content', 'end'] : ['in', 'upstream', 'out', 'end']) {
       const m = Object.fromEntries(names.map((n) => [n, median(samples[stream][n].map((s) => s[phase]))]));
-      const signed = (v) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(3)}`;
       rows.push([`  ${phase}`, ...names.map((n) => m[n].toFixed(3)), signed(m.skeleton - m['pass-through']), signed(m.Edgeway - m.skeleton)]);
     }
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   console.log(`Latency by phase: ${rounds} rounds × ${requests} sequential requests per Worker and kind, one connection each\n`);
-  for (const r of rows) console.log(r.map((cell, i) => (i === 0 ? (cell ?? '').padEnd(widths[i]) : (cell ?? '').padStart(widths[i]))).join('  ').trimEnd());
+  console.log(table(rows));
   for (const t of targets) t.agent.destroy();
 } finally {
   server.close();

@@ -19,7 +19,8 @@ const signed = (value, unit) => (value === null ? '—' : `${value > 0 ? '+' : v
 const ratio = (value) => (value === null ? '—' : `×${value.toFixed(2)}`);
 const kib = (bytes) => (bytes / 1024).toFixed(1);
 
-function table(rows, { alignLeft = [0] } = {}) {
+/** Rows of cells as aligned text columns: left-aligned where `alignLeft` says, else right. */
+export function table(rows, { alignLeft = [0] } = {}) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   const line = (r) => r.map((cell, i) => (alignLeft.includes(i) ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]))).join('  ');
   return rows.map((r) => line(r).trimEnd()).join('\n');
