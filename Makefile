@@ -56,12 +56,15 @@ sdk:
 www:
 	@sh scripts/build-www.sh
 
+# Core's tests, and the worker's few that run natively (its allocator).
 test-core:
 	cargo test -p edgeway-core
+	cargo test -p edgeway-worker --lib
 
 lint:
 	cargo clippy -q -p edgeway-core --all-targets -- -D warnings
 	cargo clippy -q -p edgeway-worker -p edgeway-sdk --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -q -p edgeway-worker --tests -- -D warnings
 
 # The SDK's browser tests compile during the run (they read the test
 # gateway's address at compile time); building their dependencies first

@@ -11,6 +11,7 @@
 //! the CSPRNG (`runtime`), talks to the network and the bindings, and turns
 //! core's errors into responses.
 
+mod alloc;
 // A failed attempt carries its whole error: it is the cold path, and
 // boxing it would only add an allocation to every failure.
 #[allow(clippy::result_large_err)]
@@ -65,6 +66,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 }
 
 // SAFETY: a Worker isolate runs the wasm on one thread, which is what
-// `TalckWasm` (no locking) requires.
+// `TalckWasm` (no locking) and the size classes' free lists require.
+#[cfg(target_family = "wasm")]
 #[global_allocator]
-static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
+static ALLOCATOR: alloc::SizeClasses<talc::TalckWasm> = unsafe { alloc::SizeClasses::new(talc::TalckWasm::new_global()) };
